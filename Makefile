@@ -1,0 +1,47 @@
+# Pressroom: `make run` starts the whole system, `make test` passes every test.
+# Both do all their own set-up on a fresh machine with Python 3.11.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the tests and benchmarks drive: a real browser, nginx, wrk, hugo.
+DEBS   := chromium nginx-light wrk hugo
+APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+
+.PHONY: run test lint check-types system-deps bench compose-check clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	@missing=""; for pkg in $(DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+run: $(BIN)/.installed
+	$(BIN)/pressroom run
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check-types: $(BIN)/.installed
+	$(BIN)/mypy services shared tests
+
+test: $(BIN)/.installed system-deps lint check-types compose-check
+	$(BIN)/pytest
+
+compose-check: $(BIN)/.installed
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+
+bench: $(BIN)/.installed system-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pressroom .mypy_cache .pytest_cache .ruff_cache

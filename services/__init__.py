@@ -1,0 +1,1 @@
+"""Pressroom's services: ingest, render, counter, the edge, and the embedded stack."""

@@ -1,0 +1,5 @@
+"""`python -m services` is the `pressroom` command."""
+
+from services.cli import main
+
+main()

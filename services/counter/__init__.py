@@ -1,0 +1,1 @@
+"""Counter: counts clicks on published articles and aggregates them."""

@@ -1,0 +1,1 @@
+"""Ingest: the feed-facing API that validates, sanitizes, versions and stores articles."""

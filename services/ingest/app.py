@@ -1,0 +1,67 @@
+"""The ingest ASGI application: clients built in lifespan, routes, errors, operations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from services.ingest.api import router
+from services.ingest.feeds import FeedRegistry
+from services.ingest.service import IngestContext
+from services.ingest.settings import IngestSettings
+from shared.celery_app import configure_celery
+from shared.http import MetricsMiddleware, install_problem_handlers, ops_router
+from shared.keys import Keys
+from shared.logging import configure_logging
+from shared.site import load_site
+from shared.storage import Storage
+
+
+def build_context(settings: IngestSettings) -> IngestContext:
+    storage = Storage.from_settings(settings)
+    return IngestContext(
+        settings=settings,
+        storage=storage,
+        redis=redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
+        ),
+        feeds=FeedRegistry(storage.data, settings.feed_cache_seconds),
+        site=load_site(settings.site_config),
+        keys=Keys(settings.key_prefix),
+    )
+
+
+async def _check_redis(request: Request) -> None:
+    await run_in_threadpool(request.app.state.ctx.redis.ping)
+
+
+async def _check_storage(request: Request) -> None:
+    await run_in_threadpool(request.app.state.ctx.storage.data.etag, "readyz")
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_json)
+        configure_celery(settings)
+        app.state.ctx = build_context(settings)
+        yield
+        app.state.ctx.redis.close()
+
+    app = FastAPI(
+        title="Pressroom ingest",
+        version="1",
+        summary="Upstream feeds publish, update and withdraw articles here.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(router)
+    app.include_router(ops_router({"redis": _check_redis, "s3": _check_storage}))
+    app.add_middleware(MetricsMiddleware, service="ingest")
+    return app

@@ -1,0 +1,84 @@
+"""Ingest's request and response models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from shared.models import ArticleStatus
+
+EXAMPLE_ARTICLE: dict[str, Any] = {
+    "external_id": "cctv-2022-07-11-0001",
+    "title": "教育部:推动1000所以上高校支撑服务10000家以上企业科技进步和产业发展",
+    "body_html": "<p>总台记者今天(7月11日)从教育部获悉……</p>",
+    "source": "央视新闻",
+    "editor": "单思月",
+    "channel": "news",
+    "headline": True,
+    "published_at": "2022-07-11T09:30:00+08:00",
+}
+
+
+class ArticleIn(BaseModel):
+    """A native article as an upstream feed sends it."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_ARTICLE]})
+
+    external_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    title: str = Field(min_length=1, max_length=300)
+    body_html: str = Field(default="", max_length=1_000_000)
+    summary: str = Field(default="", max_length=2_000)
+    source: str = Field(default="", max_length=100, description="来源")
+    author: str = Field(default="", max_length=100)
+    editor: str = Field(default="", max_length=100, description="编辑")
+    channel: str | None = Field(default=None, max_length=40)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    headline: bool = Field(default=False, description="头条 flag")
+    published_at: AwareDatetime | None = Field(default=None, description="RFC 3339")
+    version: int | None = Field(default=None, ge=1, le=2**53)
+    cover_image: HttpUrl | None = None
+
+    @field_validator("title", "source", "author", "editor", "summary")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value:
+            raise ValueError("title must not be blank")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        cleaned = [t.strip() for t in tags if t.strip()]
+        if any(len(t) > 50 for t in cleaned):
+            raise ValueError("each tag must be at most 50 characters")
+        return cleaned
+
+
+class ArticleAccepted(BaseModel):
+    id: str
+    version: int
+    status: ArticleStatus
+    url: str
+    changed: bool = Field(description="False when the request changed nothing (replay or older)")
+    detail: str = ""
+
+
+class ArticleState(BaseModel):
+    id: str
+    status: ArticleStatus
+    version: int
+    rendered_version: int | None = None
+    url: str
+    title: str
+    channel: str
+    received_at: datetime
+    published_at: datetime
+    rendered_at: datetime | None = None
+    error: str | None = None

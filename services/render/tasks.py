@@ -1,0 +1,57 @@
+"""Render's Celery tasks. Messages carry ids; the context is built once per worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from celery import Task
+from celery.signals import worker_process_init
+
+from services.render.service import RenderContext, flush, publish_article
+from services.render.settings import RenderSettings
+from services.render.theme import Theme
+from shared.celery_app import pressroom_task
+from shared.keys import Keys
+from shared.site import load_site
+from shared.storage import Storage
+
+_context: RenderContext | None = None
+
+
+def build_context(settings: RenderSettings) -> RenderContext:
+    site = load_site(settings.site_config)
+    return RenderContext(
+        settings=settings,
+        storage=Storage.from_settings(settings),
+        redis=redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
+        ),
+        site=site,
+        keys=Keys(settings.key_prefix),
+        theme=Theme(site, settings.theme_dir),
+        schedule_flush=lambda delay: flush_dependants.apply_async(countdown=delay),
+    )
+
+
+@worker_process_init.connect
+def _init_worker_process(**_: Any) -> None:
+    global _context
+    _context = build_context(RenderSettings())
+
+
+def context() -> RenderContext:
+    global _context
+    if _context is None:  # solo/threads pools never send worker_process_init
+        _context = build_context(RenderSettings())
+    return _context
+
+
+@pressroom_task("render.article")
+def render_article(self: Task[Any, Any], article_id: str, version: int) -> str:
+    return publish_article(context(), article_id, version)
+
+
+@pressroom_task("render.flush")
+def flush_dependants(self: Task[Any, Any]) -> dict[str, bool]:
+    return flush(context())

