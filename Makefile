@@ -32,7 +32,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 check-types: $(BIN)/.installed
-	$(BIN)/mypy services shared tests
+	$(BIN)/mypy services shared tests bench
 
 test: $(BIN)/.installed system-deps lint check-types compose-check
 	$(BIN)/pytest

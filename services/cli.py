@@ -1,24 +1,25 @@
-"""The `pressroom` command: every process of the system is one of its subcommands."""
+"""The `pressroom` command: every process of the system is one of its subcommands.
+
+Each service contributes its own commands (`services/<service>/cli.py`); this module
+only assembles them, plus the commands that span services (run, init, scheduler).
+"""
 
 from __future__ import annotations
 
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-if TYPE_CHECKING:
-    from services.ingest.feeds import FeedRegistry
+from services.ingest.cli import feeds_cli
+from services.render.cli import render_worker
 
 cli = typer.Typer(help="Pressroom: event-driven news publishing.", no_args_is_help=True)
-feeds_cli = typer.Typer(
-    help="Manage the feeds allowed to publish, and their keys.", no_args_is_help=True
-)
 cli.add_typer(feeds_cli, name="feeds")
+cli.command("render-worker")(render_worker)
 console = Console()
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on")]
@@ -48,50 +49,6 @@ def edge(host: HostOpt = "127.0.0.1", port: int = 8000) -> None:
     serve("services.edge.preview:create_app", host, port)
 
 
-def _celery_app() -> object:
-    from services.render.settings import RenderSettings
-    from shared.celery_app import configure_celery
-    from shared.logging import configure_logging
-
-    settings = RenderSettings()
-    configure_logging(settings.log_level, settings.log_json)
-    app = configure_celery(settings, visibility_timeout=settings.visibility_timeout)
-    import services.ingest.tasks
-    import services.render.tasks  # noqa: F401  (registers the tasks)
-
-    return app
-
-
-@cli.command("render-worker")
-def render_worker(
-    concurrency: Annotated[int | None, typer.Option(help="Worker processes")] = None,
-    name: Annotated[str, typer.Option(help="Node name")] = "render",
-    pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
-) -> None:
-    """Run a Celery worker for rendering and the periodic jobs."""
-    from services.render.settings import RenderSettings
-    from services.render.tasks import build_context
-    from shared.celery_app import PERIODIC_QUEUE, RENDER_QUEUE, queue_name
-
-    app = _celery_app()
-    settings = RenderSettings()
-    ctx = build_context(settings)
-    ctx.theme.publish_assets(ctx.storage.site, settings.asset_cache_control)
-    queues = ",".join(queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE))
-    app.worker_main(  # type: ignore[attr-defined]
-        [
-            "worker",
-            f"--hostname={name}@%h",
-            f"--queues={queues}",
-            f"--pool={pool}",
-            f"--concurrency={concurrency or settings.worker_concurrency}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
-
-
 @cli.command()
 def scheduler(
     state: Annotated[Path, typer.Option(help="Where beat keeps its schedule state")] = Path(
@@ -99,12 +56,13 @@ def scheduler(
     ),
 ) -> None:
     """Run Celery beat: the reconciler and the counter rollups. Run exactly one."""
-    from shared.celery_app import install_schedule
+    from shared.celery_app import install_schedule, worker_app
+    from shared.settings import CommonSettings
 
-    app = _celery_app()
-    install_schedule(app)  # type: ignore[arg-type]
+    app = worker_app(CommonSettings())
+    install_schedule(app)
     state.parent.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--schedule={state}", "--loglevel=INFO"])  # type: ignore[attr-defined]
+    app.start(["beat", f"--schedule={state}", "--loglevel=INFO"])
 
 
 @cli.command()
@@ -122,56 +80,6 @@ def init(
     if feed and key:
         FeedRegistry(storage.data).ensure(feed, key)
     console.print(f"[green]ready[/]: buckets {storage.site.name}, {storage.data.name}")
-
-
-def _registry() -> FeedRegistry:
-    from services.ingest.feeds import FeedRegistry
-    from shared.settings import CommonSettings
-    from shared.storage import Storage
-
-    return FeedRegistry(Storage.from_settings(CommonSettings()).data, cache_seconds=0)
-
-
-@feeds_cli.command("add")
-def feeds_add(
-    name: str,
-    signed: Annotated[bool, typer.Option(help="Also require an HMAC body signature")] = False,
-) -> None:
-    """Create a feed (or give it a new key). The key is printed once and never stored."""
-    import secrets
-
-    registry = _registry()
-    secret = secrets.token_hex(32) if signed else None
-    feed, key = registry.add(name, signing_secret=secret)
-    console.print(f"feed [bold]{feed.name}[/] key (shown once): [bold yellow]{key}[/]")
-    if secret:
-        console.print(f"signing secret (shown once): [bold yellow]{secret}[/]")
-
-
-@feeds_cli.command("list")
-def feeds_list() -> None:
-    """List feeds and whether their key is active."""
-    registry = _registry()
-    table = Table("feed", "created", "state", "signed")
-    for feed in sorted(registry.all(), key=lambda f: f.name):
-        state = "active" if feed.active else f"revoked {feed.revoked_at:%Y-%m-%d %H:%M}"
-        table.add_row(
-            feed.name,
-            f"{feed.created_at:%Y-%m-%d %H:%M}",
-            state,
-            "yes" if feed.signing_secret else "no",
-        )
-    console.print(table)
-
-
-@feeds_cli.command("revoke")
-def feeds_revoke(name: str) -> None:
-    """Revoke a feed's key at once (ingest notices within its cache window)."""
-    registry = _registry()
-    if registry.revoke(name) is None:
-        console.print(f"[red]no feed {name!r}[/]")
-        raise typer.Exit(1)
-    console.print(f"feed [bold]{name}[/] revoked")
 
 
 @cli.command()

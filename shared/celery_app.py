@@ -7,6 +7,7 @@ exponential backoff and jitter.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -54,6 +55,22 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
             "ingest.*": {"queue": queue_name(settings, PERIODIC_QUEUE)},
         },
     )
+    return app
+
+
+# Modules whose import registers tasks; a worker (and beat) imports them all. Names, not
+# imports, so that shared/ stays free of service imports.
+TASK_MODULES = ("services.render.tasks", "services.ingest.tasks")
+
+
+def worker_app(settings: CommonSettings, *, visibility_timeout: int = 300) -> Celery:
+    """The app configured for a worker or beat process, with every task registered."""
+    from shared.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
+    configure_celery(settings, visibility_timeout=visibility_timeout)
+    for module in TASK_MODULES:
+        importlib.import_module(module)
     return app
 
 

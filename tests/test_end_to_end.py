@@ -66,13 +66,16 @@ def test_click_count_goes_up_by_one_per_hit_through_the_edge(
 
 def test_unknown_article_is_not_counted_and_creates_no_key(live: Stack, site: httpx.Client) -> None:
     db = redis.Redis.from_url(live.urls["redis_url"])
-    before = db.dbsize()
+    article_keys = f"{live.prefix}a:*"
+    before = sum(1 for _ in db.scan_iter(article_keys))
 
-    answers = [site.post(f"/api/counter/v1/hits/{n:020x}") for n in range(50)]
+    fake_ids = [f"{n:020x}" for n in range(50)]
+    answers = [site.post(f"/api/counter/v1/hits/{fake}") for fake in fake_ids]
 
     assert {a.status_code for a in answers} == {404}
     assert answers[0].headers["content-type"] == "application/problem+json"
-    assert db.dbsize() == before
+    assert sum(1 for _ in db.scan_iter(article_keys)) == before
+    assert not any(db.exists(f"{live.prefix}a:{{{fake}}}:hits") for fake in fake_ids)
 
 
 def test_run_file_names_a_working_stack(live: Stack) -> None:
