@@ -85,14 +85,17 @@ def init(
 @cli.command()
 def run(
     home: Annotated[Path, typer.Option(help="Where data and logs live")] = Path(".pressroom"),
-    port: Annotated[int, typer.Option(help="Port of the site (edge)")] = 8000,
-    sample: Annotated[bool, typer.Option(help="Publish the sample article")] = True,
+    port: Annotated[int, typer.Option(help="Port of the site (edge); APIs on the next two")] = 8000,
+    valkey_port: Annotated[int, typer.Option(help="Port of the embedded Valkey")] = 6399,
+    s3_port: Annotated[int, typer.Option(help="S3 port of SeaweedFS (uses the next 4 too)")] = 8333,
+    sample: Annotated[bool, typer.Option(help="Publish the sample articles")] = True,
 ) -> None:
     """Start the whole system on embedded Valkey and SeaweedFS; Ctrl-C stops it."""
     from services.stack.present import publish_sample, show_urls
     from services.stack.run import Ports, Stack
 
-    stack = Stack(home.resolve(), Ports(edge=port, ingest=port + 1, counter=port + 2))
+    ports = Ports(edge=port, ingest=port + 1, counter=port + 2, valkey=valkey_port, s3=s3_port)
+    stack = Stack(home.resolve(), ports)
     stopping = False
 
     def on_signal(*_: object) -> None:

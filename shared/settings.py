@@ -37,6 +37,9 @@ class CommonSettings(BaseSettings):
     data_bucket: str = "pressroom-data"
 
     site_config: Path = REPO_ROOT / "config" / "site.toml"
+    site_base_url: str | None = Field(
+        default=None, description="Public origin of the site; overrides base_url in site_config"
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

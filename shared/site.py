@@ -67,6 +67,9 @@ class SiteConfig(BaseModel):
 
 
 @lru_cache(maxsize=8)
-def load_site(path: Path) -> SiteConfig:
+def load_site(path: Path, base_url: str | None = None) -> SiteConfig:
+    """Read the site file; `base_url` (PRESSROOM_SITE_BASE_URL) overrides its base_url, so
+    one file serves staging and production."""
     with path.open("rb") as f:
-        return SiteConfig.model_validate(tomllib.load(f))
+        site = SiteConfig.model_validate(tomllib.load(f))
+    return site.model_copy(update={"base_url": base_url}) if base_url else site

@@ -20,7 +20,7 @@ _context: RenderContext | None = None
 
 
 def build_context(settings: RenderSettings) -> RenderContext:
-    site = load_site(settings.site_config)
+    site = load_site(settings.site_config, settings.site_base_url)
     return RenderContext(
         settings=settings,
         storage=Storage.from_settings(settings),

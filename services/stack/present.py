@@ -25,10 +25,9 @@ def publish_sample(stack: Stack, key: str, timeout: float = 30.0) -> list[str]:
         )
         answer.raise_for_status()
         urls.append(answer.json()["url"])
-    site = stack.urls["site_url"].rstrip("/")
+    # the printed URLs must work: wait for the pages and for the home page listing them
     deadline = time.monotonic() + timeout
-    for url in urls:
-        page = site + "/" + url.split("/", 3)[3]
+    for page in [*urls, stack.urls["site_url"]]:
         while httpx.get(page).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
     return urls

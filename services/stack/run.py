@@ -63,6 +63,7 @@ class Stack:
             "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{p.valkey}/0",
             "PRESSROOM_S3_ENDPOINT_URL": f"http://127.0.0.1:{p.s3}",
             "PRESSROOM_KEY_PREFIX": self.prefix,
+            "PRESSROOM_SITE_BASE_URL": f"http://127.0.0.1:{p.edge}",
             "PRESSROOM_INGEST_UPSTREAM": f"http://127.0.0.1:{p.ingest}",
             "PRESSROOM_COUNTER_UPSTREAM": f"http://127.0.0.1:{p.counter}",
             "PRESSROOM_LOG_JSON": "false",
