@@ -56,11 +56,12 @@ def scheduler(
     ),
 ) -> None:
     """Run Celery beat: the reconciler and the counter rollups. Run exactly one."""
+    from services.ingest.settings import IngestSettings
     from shared.celery_app import install_schedule, worker_app
     from shared.settings import CommonSettings
 
     app = worker_app(CommonSettings())
-    install_schedule(app)
+    install_schedule(app, reconcile_seconds=IngestSettings().reconcile_interval_seconds)
     state.parent.mkdir(parents=True, exist_ok=True)
     app.start(["beat", f"--schedule={state}", "--loglevel=INFO"])
 

@@ -1,18 +1,28 @@
-"""Ingest's HTTP routes: thin, they authenticate, parse, and hand over to service.py."""
+"""Ingest's HTTP routes: thin, they authenticate, read and parse, and hand over to service.py."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from services.ingest import service
+from services.ingest import batch, formats, service
+from services.ingest.errors import (
+    BodyTooLarge,
+    InvalidArticle,
+    MissingKey,
+    UnknownKey,
+    UnsupportedMediaType,
+)
 from services.ingest.feeds import Feed
-from services.ingest.schemas import ArticleAccepted, ArticleIn, ArticleState
-from shared.http import PROBLEM_JSON, Problem, validation_problem
+from services.ingest.idempotency import idempotent
+from services.ingest.metrics import ARTICLES_ACCEPTED, ARTICLES_UNCHANGED
+from services.ingest.openapi import ARTICLE_BODY, BATCH_BODY
+from services.ingest.schemas import ArticleAccepted, ArticleState, BatchAccepted
+from services.ingest.signing import SIGNATURE_HEADER, verify_signature
+from shared.http import PROBLEM_JSON
 from shared.ids import article_id as article_id_for
 
 router = APIRouter(prefix="/v1", tags=["articles"])
@@ -21,18 +31,18 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "content": {PROBLEM_JSON: {}}}
     for code, title in {
         401: "Missing or unknown feed key",
+        403: "Bad or missing body signature (signed feeds)",
         404: "No such article in this feed",
+        409: "Another request for this article, or with this Idempotency-Key, is running",
         413: "Body too large",
         415: "Unsupported content type",
         422: "Invalid article (each bad field named)",
         503: "Object store or Redis unavailable; retry after Retry-After",
     }.items()
 }
-ARTICLE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ArticleIn"}}},
-    }
+CHANGED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": ArticleAccepted, "description": "Replay or older version: nothing changed"},
+    **PROBLEM_RESPONSES,
 }
 
 
@@ -49,91 +59,149 @@ async def authenticated_feed(
 ) -> Feed:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise Problem(
-            401,
-            "Missing feed key",
-            "Send Authorization: Bearer <feed key>.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise MissingKey()
     feed = await run_in_threadpool(ctx.feeds.authenticate, key.strip())
     if feed is None:
-        raise Problem(
-            401, "Unknown feed key", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-        )
+        raise UnknownKey()
     return feed
 
 
 FeedDep = Annotated[Feed, Depends(authenticated_feed)]
 
 
-async def read_article(request: Request, ctx: service.IngestContext) -> ArticleIn:
-    body = await request.body()
-    if len(body) > ctx.settings.max_body_bytes:
-        raise Problem(413, "Body too large", f"limit is {ctx.settings.max_body_bytes} bytes")
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        raise Problem(
-            415, "Unsupported content type", f"{media_type or 'none'}; send application/json"
-        )
-    try:
-        return ArticleIn.model_validate_json(body)
-    except ValidationError as exc:
-        raise validation_problem([dict(e) for e in exc.errors()]) from exc
+async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) -> bytes:
+    """The request bytes, at most max_body_bytes, signature checked for signed feeds."""
+    limit = ctx.settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)  # refuse before reading a byte
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+    verify_signature(feed, bytes(body), request.headers.get(SIGNATURE_HEADER))
+    return bytes(body)
 
 
-def accepted_response(result: ArticleAccepted) -> JSONResponse:
+def _answer(result: ArticleAccepted, feed: Feed, media: str) -> JSONResponse:
+    if result.changed:
+        ARTICLES_ACCEPTED.labels(feed.name, media).inc()
+    else:
+        ARTICLES_UNCHANGED.labels(feed.name).inc()
     return JSONResponse(result.model_dump(mode="json"), status_code=202 if result.changed else 200)
+
+
+def _batch_answer(result: BatchAccepted, feed: Feed, media: str) -> JSONResponse:
+    ARTICLES_ACCEPTED.labels(feed.name, media).inc(result.accepted)
+    ARTICLES_UNCHANGED.labels(feed.name).inc(result.unchanged)
+    return JSONResponse(result.model_dump(mode="json"), status_code=202 if result.accepted else 200)
+
+
+async def _publish_collection(
+    request: Request, ctx: service.IngestContext, feed: Feed, media: str, body: bytes
+) -> JSONResponse:
+    channel = request.query_params.get("channel")
+    limit = ctx.settings.max_batch_items
+    items = formats.parse_collection(media, body, channel, limit)
+    return _batch_answer(
+        await run_in_threadpool(batch.publish_items, ctx, feed, items), feed, media
+    )
 
 
 @router.post(
     "/articles",
     status_code=202,
     response_model=ArticleAccepted,
+    responses=CHANGED_RESPONSES,
+    openapi_extra=ARTICLE_BODY,
+    summary="Publish an article, or every item of an RSS / Atom document",
+    description="202 when a new version was stored, 200 when nothing changed. A ninjs "
+    "document with pubstatus canceled or withheld unpublishes. RSS and Atom answer "
+    "with one result per item, as `POST /v1/articles:batch` does (BatchAccepted). "
+    "Honours Idempotency-Key.",
+)
+async def post_article(request: Request, ctx: ContextDep, feed: FeedDep) -> Response:
+    media = formats.media_type(request.headers.get("content-type"))
+    body = await signed_body(request, ctx, feed)
+
+    async def publish() -> JSONResponse:
+        if formats.is_collection(media):
+            return await _publish_collection(request, ctx, feed, media, body)
+        item = formats.parse_single(media, body, request.query_params.get("channel"))
+        return _answer(await run_in_threadpool(batch.publish_item, ctx, feed, item), feed, media)
+
+    return await idempotent(ctx, feed, request, body, publish)
+
+
+@router.post(
+    "/articles:batch",
+    status_code=202,
+    response_model=BatchAccepted,
     responses={
-        200: {"model": ArticleAccepted, "description": "Replay or older version: nothing changed"},
+        200: {"model": BatchAccepted, "description": "Nothing changed"},
         **PROBLEM_RESPONSES,
     },
-    openapi_extra=ARTICLE_BODY,
-    summary="Publish an article (a new one, or a newer version)",
+    openapi_extra=BATCH_BODY,
+    summary="Publish up to 500 articles; one result per item",
+    description="202 when at least one item was stored, else 200. Each item carries the "
+    "status it would have had alone, and its problem when refused.",
 )
-async def post_article(request: Request, ctx: ContextDep, feed: FeedDep) -> JSONResponse:
-    article = await read_article(request, ctx)
-    return accepted_response(await run_in_threadpool(service.publish_article, ctx, feed, article))
+async def post_batch(request: Request, ctx: ContextDep, feed: FeedDep) -> Response:
+    media = formats.media_type(request.headers.get("content-type"))
+    body = await signed_body(request, ctx, feed)
+    return await idempotent(
+        ctx, feed, request, body, lambda: _publish_collection(request, ctx, feed, media, body)
+    )
 
 
 @router.put(
     "/articles/{article_id}",
     status_code=202,
     response_model=ArticleAccepted,
-    responses=PROBLEM_RESPONSES,
+    responses=CHANGED_RESPONSES,
     openapi_extra=ARTICLE_BODY,
     summary="Replace an article with a new version",
 )
 async def put_article(
     article_id: str, request: Request, ctx: ContextDep, feed: FeedDep
-) -> JSONResponse:
-    article = await read_article(request, ctx)
+) -> Response:
+    media = formats.media_type(request.headers.get("content-type"))
+    if formats.is_collection(media):
+        raise UnsupportedMediaType(media, [formats.JSON, formats.NINJS])
+    body = await signed_body(request, ctx, feed)
+    item = formats.parse_single(media, body, request.query_params.get("channel"))
     await run_in_threadpool(service.article_state, ctx, feed, article_id)  # 404 unless owned
-    if article_id_for(feed.name, article.external_id) != article_id:
-        raise Problem(
-            422,
+    assert item.article is not None
+    if article_id_for(feed.name, item.article.external_id) != article_id:
+        raise InvalidArticle(
+            [{"field": "external_id", "message": "belongs to another article id"}],
             "external_id does not match the article",
-            errors=[{"field": "external_id", "message": "belongs to another article id"}],
         )
-    return accepted_response(await run_in_threadpool(service.publish_article, ctx, feed, article))
+
+    async def publish() -> JSONResponse:
+        return _answer(await run_in_threadpool(batch.publish_item, ctx, feed, item), feed, media)
+
+    return await idempotent(ctx, feed, request, body, publish)
 
 
 @router.delete(
     "/articles/{article_id}",
     status_code=202,
     response_model=ArticleAccepted,
-    responses=PROBLEM_RESPONSES,
+    responses=CHANGED_RESPONSES,
     summary="Unpublish an article (its history stays in the data bucket)",
 )
-async def delete_article(article_id: str, ctx: ContextDep, feed: FeedDep) -> JSONResponse:
-    return accepted_response(
-        await run_in_threadpool(service.unpublish_article, ctx, feed, article_id)
-    )
+async def delete_article(
+    article_id: str, request: Request, ctx: ContextDep, feed: FeedDep
+) -> Response:
+    body = await signed_body(request, ctx, feed)
+
+    async def withdraw() -> JSONResponse:
+        result = await run_in_threadpool(service.unpublish_article, ctx, feed, article_id)
+        return _answer(result, feed, "delete")
+
+    return await idempotent(ctx, feed, request, body, withdraw)
 
 
 @router.get(

@@ -6,19 +6,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.ingest.api import router
+from services.ingest.errors import IngestError
 from services.ingest.feeds import FeedRegistry
+from services.ingest.metrics import ARTICLES_REJECTED
+from services.ingest.openapi import install_openapi
 from services.ingest.service import IngestContext
 from services.ingest.settings import IngestSettings
 from shared.celery_app import configure_celery
-from shared.http import MetricsMiddleware, install_problem_handlers, ops_router
+from shared.http import MetricsMiddleware, install_problem_handlers, ops_router, problem_response
 from shared.keys import Keys
-from shared.logging import configure_logging
+from shared.logging import configure_logging, get_logger
 from shared.site import load_site
 from shared.storage import Storage
+
+log = get_logger("pressroom.ingest")
 
 
 def build_context(settings: IngestSettings) -> IngestContext:
@@ -30,7 +35,7 @@ def build_context(settings: IngestSettings) -> IngestContext:
             settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
         ),
         feeds=FeedRegistry(storage.data, settings.feed_cache_seconds),
-        site=load_site(settings.site_config, settings.site_base_url),
+        site=load_site(settings.site_config),
         keys=Keys(settings.key_prefix),
     )
 
@@ -41,6 +46,13 @@ async def _check_redis(request: Request) -> None:
 
 async def _check_storage(request: Request) -> None:
     await run_in_threadpool(request.app.state.ctx.storage.data.etag, "readyz")
+
+
+async def _on_ingest_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IngestError)
+    ARTICLES_REJECTED.labels(exc.reason).inc()
+    log.info("ingest.request.rejected", path=request.url.path, status=exc.status, reason=exc.reason)
+    return problem_response(exc)
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -61,7 +73,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.add_exception_handler(IngestError, _on_ingest_error)
     app.include_router(router)
     app.include_router(ops_router({"redis": _check_redis, "s3": _check_storage}))
     app.add_middleware(MetricsMiddleware, service="ingest")
+    install_openapi(app)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape, unescape
+
 import nh3
 
 ALLOWED_TAGS = {
@@ -28,3 +30,14 @@ def clean_body(html: str) -> str:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+
+
+def plain_text(html: str) -> str:
+    """Text of an HTML fragment (for summaries and headlines that arrive as HTML)."""
+    return unescape(nh3.clean(html, tags=set(), clean_content_tags={"script", "style"})).strip()
+
+
+def paragraphs(text: str) -> str:
+    """Plain text as body HTML: blank lines separate paragraphs; everything is escaped."""
+    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")]
+    return "".join(f"<p>{escape(b)}</p>" for b in blocks if b)

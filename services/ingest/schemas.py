@@ -82,3 +82,28 @@ class ArticleState(BaseModel):
     published_at: datetime
     rendered_at: datetime | None = None
     error: str | None = None
+
+
+class BatchIn(BaseModel):
+    """`POST /v1/articles:batch` with application/json: native articles, each on its own."""
+
+    articles: list[dict[str, Any]] = Field(
+        min_length=1, description="Native articles (ArticleIn); at most max_batch_items"
+    )
+
+
+class ItemResult(BaseModel):
+    """The outcome of one item of a batch or feed document."""
+
+    index: int
+    external_id: str | None = None
+    status: int = Field(description="HTTP status this item would have had on its own")
+    article: ArticleAccepted | None = None
+    problem: dict[str, Any] | None = Field(default=None, description="problem+json when refused")
+
+
+class BatchAccepted(BaseModel):
+    accepted: int = Field(description="Items stored as a new version")
+    unchanged: int = Field(description="Items that changed nothing (replay, older version)")
+    rejected: int
+    items: list[ItemResult]

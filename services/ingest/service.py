@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 import redis
 
+from services.ingest.errors import (
+    ArticleBusy,
+    ArticleNotFound,
+    StoreUnavailable,
+    UnknownChannel,
+)
 from services.ingest.feeds import Feed, FeedRegistry
 from services.ingest.sanitize import clean_body
 from services.ingest.schemas import ArticleAccepted, ArticleIn, ArticleState
 from services.ingest.settings import IngestSettings
 from shared.celery_app import app as celery_app
-from shared.http import Problem
 from shared.ids import article_id, is_article_id
 from shared.keys import Keys
 from shared.logging import get_logger
@@ -23,35 +30,6 @@ from shared.site import SiteConfig
 from shared.storage import Storage, StorageUnavailable
 
 log = get_logger("pressroom.ingest")
-
-
-class IngestError(Problem):
-    """Base of every error ingest answers with."""
-
-
-class UnknownChannel(IngestError):
-    def __init__(self, channel: str, known: list[str]) -> None:
-        super().__init__(
-            422,
-            "Unknown channel",
-            f"channel {channel!r} is not configured; known: {', '.join(known)}",
-            errors=[{"field": "channel", "message": "unknown channel"}],
-        )
-
-
-class ArticleNotFound(IngestError):
-    def __init__(self, article_id: str) -> None:
-        super().__init__(404, "Article not found", f"no article {article_id!r} in this feed")
-
-
-class StoreUnavailable(IngestError):
-    def __init__(self, retry_after: int, what: str) -> None:
-        super().__init__(
-            503,
-            f"{what} unavailable",
-            "Nothing was stored; retry later.",
-            headers={"Retry-After": str(retry_after)},
-        )
 
 
 @dataclass
@@ -75,19 +53,33 @@ def publish_article(ctx: IngestContext, feed: Feed, incoming: ArticleIn) -> Arti
     if ctx.site.channel(channel) is None:
         raise UnknownChannel(channel, [c.slug for c in ctx.site.channels])
     aid = article_id(feed.name, incoming.external_id)
-    _require_redis(ctx)
-    current = _load(ctx, aid)
-    fingerprint = content_fingerprint(incoming)
-    unchanged = _unchanged_reason(current, incoming, fingerprint)
-    if current is not None and unchanged:
-        return _accepted(ctx, current, changed=False, detail=unchanged)
-    version = incoming.version or (current.version + 1 if current else 1)
+    with article_lock(ctx, aid):
+        current = _load(ctx, aid)
+        fingerprint = content_fingerprint(incoming)
+        unchanged = _unchanged_reason(current, incoming, fingerprint)
+        if current is not None and unchanged:
+            return _accepted(ctx, current, changed=False, detail=unchanged)
+        article = _new_version(aid, feed, incoming, channel, current, fingerprint)
+        _store(ctx, article, current)
+    _index_and_enqueue(ctx, article)
+    log.info("ingest.article.accepted", id=aid, version=article.version, feed=feed.name)
+    return _accepted(ctx, article, changed=True)
+
+
+def _new_version(
+    aid: str,
+    feed: Feed,
+    incoming: ArticleIn,
+    channel: str,
+    current: Article | None,
+    fingerprint: str,
+) -> Article:
     now = datetime.now(UTC)
-    article = Article(
+    return Article(
         id=aid,
         feed=feed.name,
         external_id=incoming.external_id,
-        version=version,
+        version=incoming.version or (current.version + 1 if current else 1),
         title=incoming.title,
         body_html=clean_body(incoming.body_html),
         summary=incoming.summary,
@@ -102,26 +94,23 @@ def publish_article(ctx: IngestContext, feed: Feed, incoming: ArticleIn) -> Arti
         received_at=now,
         fingerprint=fingerprint,
     )
-    _store(ctx, article)
-    _index_and_enqueue(ctx, article)
-    log.info("ingest.article.accepted", id=aid, version=version, feed=feed.name)
-    return _accepted(ctx, article, changed=True)
 
 
 def unpublish_article(ctx: IngestContext, feed: Feed, aid: str) -> ArticleAccepted:
-    current = _owned(ctx, feed, aid)
-    if current.unpublished:
-        return _accepted(ctx, current, changed=False, detail="already unpublished")
-    _require_redis(ctx)
-    withdrawn = current.model_copy(
-        update={
-            "version": current.version + 1,
-            "unpublished": True,
-            "received_at": datetime.now(UTC),
-            "fingerprint": "",
-        }
-    )
-    _store(ctx, withdrawn)
+    """Withdraw the page (a new version marked unpublished); the history stays stored."""
+    with article_lock(ctx, aid):
+        current = _owned(ctx, feed, aid)
+        if current.unpublished:
+            return _accepted(ctx, current, changed=False, detail="already unpublished")
+        withdrawn = current.model_copy(
+            update={
+                "version": current.version + 1,
+                "unpublished": True,
+                "received_at": datetime.now(UTC),
+                "fingerprint": "",
+            }
+        )
+        _store(ctx, withdrawn, current)
     _index_and_enqueue(ctx, withdrawn)
     log.info("ingest.article.unpublished", id=aid, version=withdrawn.version)
     return _accepted(ctx, withdrawn, changed=True)
@@ -152,6 +141,35 @@ def article_state(ctx: IngestContext, feed: Feed, aid: str) -> ArticleState:
     )
 
 
+def require_redis(ctx: IngestContext) -> None:
+    try:
+        ctx.redis.ping()
+    except redis.RedisError as exc:
+        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
+
+
+@contextmanager
+def article_lock(ctx: IngestContext, aid: str) -> Iterator[None]:
+    """One writer per article. Taking it also proves Redis answers: without Redis nothing
+    is stored (503), because the render event could not be sent either."""
+    lock = ctx.redis.lock(
+        ctx.keys.ingest_lock(aid), timeout=30, blocking_timeout=ctx.settings.article_lock_seconds
+    )
+    try:
+        acquired = lock.acquire()
+    except redis.RedisError as exc:
+        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
+    if not acquired:
+        raise ArticleBusy(aid)
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.RedisError:  # expired or Redis gone: it times out on its own
+            log.warning("ingest.lock.release_failed", id=aid)
+
+
 def _status(article: Article, meta: dict[str, str], rendered: int | None) -> ArticleStatus:
     if rendered is not None and rendered >= article.version:
         return ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.PUBLISHED
@@ -171,6 +189,7 @@ def _unchanged_reason(current: Article | None, incoming: ArticleIn, fingerprint:
 
 
 def _owned(ctx: IngestContext, feed: Feed, aid: str) -> Article:
+    """The article, if it belongs to this feed; another feed's article is simply not found."""
     if not is_article_id(aid):
         raise ArticleNotFound(aid[:64])
     article = _load(ctx, aid)
@@ -187,19 +206,35 @@ def _load(ctx: IngestContext, aid: str) -> Article | None:
     return None if raw is None else Article.model_validate(raw)
 
 
-def _store(ctx: IngestContext, article: Article) -> None:
+def _store(ctx: IngestContext, article: Article, current: Article | None) -> None:
     """Outbox first, then the version, then the current pointer: a crash anywhere in between
     leaves either nothing visible or a pending entry the reconciler will finish."""
     document = article.model_dump(mode="json")
+    data = ctx.storage.data
     try:
-        ctx.storage.data.put_json(
-            pending_key(article.id), {"id": article.id, "version": article.version}
-        )
-        ctx.storage.data.put_json(version_key(article.id, article.version), document)
-        ctx.storage.data.put_json(article_key(article.id), document)
+        data.put_json(pending_key(article.id), {"id": article.id, "version": article.version})
+        data.put_json(version_key(article.id, article.version), document)
+        data.put_json(article_key(article.id), document)
     except StorageUnavailable as exc:
         log.warning("ingest.store.unavailable", id=article.id, error=str(exc))
+        _undo_store(ctx, article, current)
         raise StoreUnavailable(ctx.settings.retry_after_seconds, "Object store") from exc
+
+
+def _undo_store(ctx: IngestContext, article: Article, current: Article | None) -> None:
+    """Best effort: take back a version the client was never told about. If the store is
+    still down, the reconciler drops the orphan pending entry after reconcile_abandon."""
+    data = ctx.storage.data
+    try:
+        if data.get_json(article_key(article.id)) == article.model_dump(mode="json"):
+            return  # the last write landed after all: the version is complete
+        data.delete(version_key(article.id, article.version))
+        if current is None:
+            data.delete(pending_key(article.id))
+        else:
+            data.put_json(pending_key(article.id), {"id": article.id, "version": current.version})
+    except StorageUnavailable:
+        log.warning("ingest.store.undo_deferred", id=article.id, version=article.version)
 
 
 def _index_and_enqueue(ctx: IngestContext, article: Article) -> None:
@@ -214,13 +249,6 @@ def _index_and_enqueue(ctx: IngestContext, article: Article) -> None:
         celery_app.send_task("render.article", args=[article.id, article.version])
     except Exception as exc:  # kombu raises its own and redis' errors
         log.warning("ingest.enqueue.deferred", id=article.id, error=repr(exc))
-
-
-def _require_redis(ctx: IngestContext) -> None:
-    try:
-        ctx.redis.ping()
-    except redis.RedisError as exc:
-        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
 
 
 def _public_url(ctx: IngestContext, article: Article) -> str:

@@ -9,6 +9,24 @@ from shared.settings import CommonSettings
 
 class IngestSettings(CommonSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_batch_items: int = Field(default=500, ge=1, le=5000)
+    batch_threads: int = Field(
+        default=8, ge=1, le=32, description="Articles of one batch stored side by side."
+    )
     feed_cache_seconds: float = Field(default=10.0, ge=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     retry_after_seconds: int = Field(default=5, ge=1)
+    article_lock_seconds: float = Field(
+        default=5.0, gt=0, description="How long a request waits for another on the same article."
+    )
+    reconcile_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often beat runs the reconciler."
+    )
+    reconcile_grace_seconds: float = Field(
+        default=20.0, ge=0, description="A pending entry younger than this is left to its render."
+    )
+    reconcile_abandon_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A pending entry whose version never got stored is dropped.",
+    )

@@ -15,13 +15,15 @@ from shared.models import article_key
 from shared.storage import Storage
 
 log = get_logger("pressroom.ingest.reconcile")
-_storage: Storage | None = None
+_storage: tuple[IngestSettings, Storage] | None = None
 
 
-def storage() -> Storage:
+def storage() -> tuple[IngestSettings, Storage]:
+    """Settings and buckets, built once per worker process (never at import time)."""
     global _storage
     if _storage is None:
-        _storage = Storage.from_settings(IngestSettings())
+        settings = IngestSettings()
+        _storage = settings, Storage.from_settings(settings)
     return _storage
 
 
@@ -54,4 +56,9 @@ def reconcile(store: Storage, *, grace: timedelta, abandon_after: timedelta) -> 
 
 @pressroom_task("ingest.reconcile")
 def reconcile_pending(self: Task[Any, Any]) -> dict[str, int]:
-    return reconcile(storage(), grace=timedelta(seconds=20), abandon_after=timedelta(hours=1))
+    settings, store = storage()
+    return reconcile(
+        store,
+        grace=timedelta(seconds=settings.reconcile_grace_seconds),
+        abandon_after=timedelta(seconds=settings.reconcile_abandon_seconds),
+    )

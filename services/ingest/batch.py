@@ -1,0 +1,71 @@
+"""Many articles in one request (a JSON batch, an RSS channel, an Atom feed), each on its own."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+from services.ingest import service
+from services.ingest.errors import IngestError, InvalidArticle, StoreUnavailable
+from services.ingest.feeds import Feed
+from services.ingest.formats import Item
+from services.ingest.metrics import ARTICLES_REJECTED
+from services.ingest.schemas import ArticleAccepted, BatchAccepted, ItemResult
+from shared.ids import article_id
+from shared.logging import get_logger
+
+log = get_logger("pressroom.ingest.batch")
+
+
+def publish_item(ctx: service.IngestContext, feed: Feed, item: Item) -> ArticleAccepted:
+    """Publish or withdraw one parsed item; errors are raised as for a single request."""
+    if item.errors or item.article is None:
+        raise InvalidArticle(item.errors)
+    if item.withdraw:  # ninjs pubstatus canceled / withheld
+        return service.unpublish_article(ctx, feed, article_id(feed.name, item.article.external_id))
+    return service.publish_article(ctx, feed, item.article)
+
+
+def publish_items(ctx: service.IngestContext, feed: Feed, items: list[Item]) -> BatchAccepted:
+    """Every item gets its own result. Items of one article run in order; different
+    articles are stored side by side (the object store is the slow part)."""
+    service.require_redis(ctx)
+    by_article: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        key = item.article.external_id if item.article else f"#invalid-{item.index}"
+        by_article[key].append(item)
+    with ThreadPoolExecutor(ctx.settings.batch_threads, "ingest-batch") as pool:
+        groups = pool.map(lambda group: [_result(ctx, feed, i) for i in group], by_article.values())
+        results = sorted((r for group in groups for r in group), key=lambda r: r.index)
+    if all(r.status == 503 for r in results):
+        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Object store or Redis")
+    summary = BatchAccepted(
+        accepted=sum(1 for r in results if r.article and r.article.changed),
+        unchanged=sum(1 for r in results if r.article and not r.article.changed),
+        rejected=sum(1 for r in results if r.problem),
+        items=results,
+    )
+    log.info(
+        "ingest.batch.done",
+        feed=feed.name,
+        accepted=summary.accepted,
+        unchanged=summary.unchanged,
+        rejected=summary.rejected,
+    )
+    return summary
+
+
+def _result(ctx: service.IngestContext, feed: Feed, item: Item) -> ItemResult:
+    try:
+        accepted = publish_item(ctx, feed, item)
+    except IngestError as exc:
+        ARTICLES_REJECTED.labels(exc.reason).inc()
+        return ItemResult(
+            index=item.index, external_id=item.external_id, status=exc.status, problem=exc.body()
+        )
+    return ItemResult(
+        index=item.index,
+        external_id=item.external_id,
+        status=202 if accepted.changed else 200,
+        article=accepted,
+    )

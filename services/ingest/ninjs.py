@@ -1,0 +1,126 @@
+"""IPTC ninjs (2.x, and the 1.x spellings) mapped onto the native article."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.ingest.sanitize import paragraphs, plain_text
+
+# pubstatus values that mean "take it down": canceled (withdrawn for good) and withheld
+# (embargoed or held back) both must stop showing the page.
+WITHDRAWN = {"canceled", "withheld"}
+
+
+class NinjsText(BaseModel):
+    """One entry of headlines / bodies / descriptions."""
+
+    model_config = ConfigDict(extra="allow")
+    role: str | None = None
+    contenttype: str = "text/plain"
+    value: str = ""
+
+
+class NinjsName(BaseModel):
+    """One entry of subjects / infosources (2.x) or subject (1.x)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = ""
+
+
+class NinjsDocument(BaseModel):
+    """The ninjs fields Pressroom reads; every other field is accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    uri: str = Field(min_length=1, max_length=200)
+    version: str | int | None = None
+    pubstatus: str = "usable"
+    firstcreated: AwareDatetime | None = None
+    contentcreated: AwareDatetime | None = None
+    versioncreated: AwareDatetime | None = None
+    headlines: list[NinjsText] = Field(default_factory=list)
+    bodies: list[NinjsText] = Field(default_factory=list)
+    descriptions: list[NinjsText] = Field(default_factory=list)
+    subjects: list[NinjsName] = Field(default_factory=list)
+    infosources: list[NinjsName] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    by: str | None = None
+    copyrightholder: str | None = None
+    # ninjs 1.x spellings
+    headline: str | None = None
+    body_html: str | None = None
+    body_text: str | None = None
+    description_text: str | None = None
+    description_html: str | None = None
+    byline: str | None = None
+    subject: list[NinjsName] = Field(default_factory=list)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.pubstatus.lower() in WITHDRAWN
+
+
+# When the native model rejects a mapped field, name the ninjs field the feed sent.
+NINJS_FIELD = {
+    "external_id": "uri",
+    "title": "headlines",
+    "body_html": "bodies",
+    "summary": "descriptions",
+    "author": "by",
+    "source": "infosources",
+    "tags": "subjects",
+    "published_at": "firstcreated",
+    "version": "version",
+}
+
+
+def _pick(texts: list[NinjsText], role: str) -> NinjsText | None:
+    return next((t for t in texts if t.role == role), texts[0] if texts else None)
+
+
+def _as_text(entry: NinjsText | None) -> str | None:
+    if entry is None:
+        return None
+    return plain_text(entry.value) if "html" in entry.contenttype else entry.value
+
+
+def _body(doc: NinjsDocument) -> str:
+    html = [b for b in doc.bodies if "html" in b.contenttype]
+    if html:
+        return (_pick(html, "main") or html[0]).value
+    if doc.bodies:
+        return paragraphs((_pick(doc.bodies, "main") or doc.bodies[0]).value)
+    return doc.body_html or paragraphs(doc.body_text or "")
+
+
+def _version(raw: str | int | None) -> int | str | None:
+    """ninjs versions are strings; Pressroom's are integers. A non-number is left for the
+    native model to reject, naming `version`."""
+    if raw is None or isinstance(raw, int):
+        return raw
+    return int(raw) if raw.strip().isdigit() else raw
+
+
+def native_fields(doc: NinjsDocument) -> dict[str, Any]:
+    """The native article fields this ninjs document means (not yet validated)."""
+    headline = _as_text(_pick(doc.headlines, "main"))
+    summary = _as_text(_pick(doc.descriptions, "summary"))
+    if summary is None:
+        summary = doc.description_text or plain_text(doc.description_html or "")
+    source = doc.infosources[0].name if doc.infosources else doc.copyrightholder
+    tags = [s.name for s in [*doc.subjects, *doc.subject] if s.name] + doc.keywords
+    published = doc.firstcreated or doc.contentcreated or doc.versioncreated
+    fields: dict[str, Any] = {
+        "external_id": doc.uri,
+        "title": headline if headline is not None else (doc.headline or ""),
+        "body_html": _body(doc),
+        "summary": summary[:2000],
+        "author": doc.by or doc.byline or "",
+        "source": source or "",
+        "tags": list(dict.fromkeys(tags)),
+        "published_at": published,
+        "version": _version(doc.version),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
