@@ -1,0 +1,76 @@
+"""A render worker SIGKILLed mid-task: the task is redelivered and the page published once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.faults.conftest import FaultStack, wait_for
+from tests.faults.figures import record
+
+# An operator theme whose article page takes about a second to render, so the SIGKILL
+# certainly lands while the task runs (before it has written anything).
+SLOW_ARTICLE_TEMPLATE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{{ article.title }}</title></head>
+{% set work = namespace(done=0) %}
+{% for step in range(2500000) %}{% set work.done = step %}{% endfor %}
+<body><h1>{{ article.title }}</h1></body></html>
+"""
+ARTICLES = 3
+# kombu's Redis transport keeps a delivered-but-unacknowledged message here until the ack
+UNACKED, UNACKED_INDEX = "unacked", "unacked_index"
+
+
+def slow_theme(root: Path) -> Path:
+    (root / "templates").mkdir(parents=True)
+    (root / "templates" / "article.html.j2").write_text(SLOW_ARTICLE_TEMPLATE)
+    return root
+
+
+def test_killed_worker_task_is_redelivered_and_published_exactly_once(
+    fault_stack: Callable[..., FaultStack], tmp_path: Path
+) -> None:
+    fs = fault_stack(
+        PRESSROOM_THEME_DIR=str(slow_theme(tmp_path / "theme")),
+        # keep the reconciler out of the way: this test is about broker redelivery
+        PRESSROOM_RECONCILE_INTERVAL_SECONDS="300",
+        PRESSROOM_RECONCILE_GRACE_SECONDS="300",
+    )
+    wait_for(lambda: "ready" in fs.log("render-worker-0"), "render worker ready", 30)
+    accepted = [
+        fs.ingest.post("/v1/articles", json=fs.article(f"kill-worker-{n}")) for n in range(ARTICLES)
+    ]
+    assert [a.status_code for a in accepted] == [202] * ARTICLES, [a.text for a in accepted]
+
+    wait_for(lambda: fs.redis.hlen(UNACKED) >= 2, "worker took two tasks", 20)
+    in_flight = fs.redis.hlen(UNACKED)
+    fs.kill("render-worker-0")
+    taken_at = max(score for _, score in fs.redis.zrange(UNACKED_INDEX, 0, -1, withscores=True))
+    assert fs.renders() == 0  # killed while rendering: nothing was written yet
+    assert fs.redis.hlen(UNACKED) == in_flight  # still owed, not acknowledged
+
+    # A supervisor restarts the worker; a worker starting after the visibility timeout
+    # puts the dead worker's messages back on the queue.
+    time.sleep(max(0.0, taken_at + 5.5 - time.time()))
+    fs.restart_app("render-worker-0")
+    pages = [a.json()["url"] for a in accepted]
+    wait_for(lambda: all(fs.page(url) for url in pages), "every page published", 60)
+
+    for url, answer in zip(pages, accepted, strict=True):
+        page = fs.page(url)
+        assert page is not None
+        assert f"故障演练 kill-worker-{accepted.index(answer)}".encode() in page
+        state = fs.ingest.get(f"/v1/articles/{answer.json()['id']}").json()
+        assert state["status"] == "published"
+    assert fs.renders() == ARTICLES  # each article rendered once: no double publication
+    wait_for(lambda: fs.redis.hlen(UNACKED) == 0, "every task acknowledged", 20)
+    assert list(fs.storage.data.keys("pending/")) == []
+    record(
+        "render worker SIGKILLed mid-task",
+        faults=len(fs.faults),
+        articles=ARTICLES,
+        tasks_in_flight_at_kill=in_flight,
+        renders=fs.renders(),
+        lost=ARTICLES - sum(1 for url in pages if fs.page(url)),
+    )
