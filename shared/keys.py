@@ -59,6 +59,43 @@ class Keys:
         """Hash: page kind -> renders performed (observability; tests read it)."""
         return f"{self.prefix}render:count"
 
+    @property
+    def dirty_from(self) -> str:
+        """Sorted set: numbered series (`archive:<channel>`, `sitemap`) -> lowest dirty page."""
+        return f"{self.prefix}render:dirty-from"
+
+    @property
+    def flush_lock(self) -> str:
+        return f"{self.prefix}render:flush-lock"
+
+    @property
+    def page_hashes(self) -> str:
+        """Hash: site-bucket key -> MD5 of the bytes last written there (saves a HEAD)."""
+        return f"{self.prefix}render:md5"
+
+    @property
+    def page_inputs(self) -> str:
+        """Hash: article id -> fingerprint of everything its page was rendered from."""
+        return f"{self.prefix}render:inputs"
+
+    @property
+    def series_length(self) -> str:
+        """Hash: numbered series -> how many pages of it exist in the site bucket."""
+        return f"{self.prefix}render:series"
+
+    @property
+    def sidebar_html(self) -> str:
+        """String: the rendered sidebar blocks that article pages embed."""
+        return f"{self.prefix}render:sidebar-html"
+
+    @property
+    def hot_refresh(self) -> str:
+        return f"{self.prefix}render:hot-refresh"
+
+    def rebuild_done(self, scope: str) -> str:
+        """Set: article ids a running `pressroom rebuild` has finished (for resuming)."""
+        return f"{self.prefix}render:rebuild:{scope}"
+
     # --- counter rankings --------------------------------------------------------------
     def top(self, window: str, channel: str | None = None) -> str:
         return f"{self.prefix}top:{window}:{channel or '*'}"

@@ -131,6 +131,22 @@ class Bucket:
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(str(exc)) from exc
 
+    def etags(self, prefix: str = "", *, delimiter: str = "") -> Iterator[tuple[str, str]]:
+        """(key, ETag) of every object under prefix; with a delimiter, only its top level.
+
+        One LIST call answers for up to 1,000 objects, so a caller can tell which documents
+        changed without a HEAD or GET per object.
+        """
+        params: dict[str, Any] = {"Bucket": self.name, "Prefix": prefix}
+        if delimiter:
+            params["Delimiter"] = delimiter
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(**params):
+                for item in page.get("Contents", []):
+                    yield item["Key"], item["ETag"].strip('"')
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
     def ensure_exists(self) -> None:
         try:
             self.client.head_bucket(Bucket=self.name)

@@ -1,104 +1,121 @@
-"""Render logic: publish one article's page, then coalesce the pages that depend on it."""
+"""Render logic: publish (or withdraw) one article's page, then mark what depends on it.
+
+Publishing touches the article's own page and a fixed set of dependants: its channel's
+index, the newest archive page(s), the neighbours whose previous/next links change, the
+feeds, the newest sitemap file, home and the sidebar. None of it grows with the archive.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import redis
+from redis.typing import EncodableT, FieldT
 
-from services.render.settings import RenderSettings
-from services.render.theme import Theme
-from shared.keys import Keys
+from services.render.articles import load_article, neighbours, render_article_page
+from services.render.coalesce import mark_dirty
+from services.render.context import RenderContext
+from services.render.pagination import page_of
 from shared.logging import get_logger
-from shared.models import Article, article_key, pending_key
-from shared.site import Channel, SiteConfig
-from shared.storage import Storage
+from shared.models import Article, pending_key
 
 log = get_logger("pressroom.render")
-HTML = "text/html; charset=utf-8"
-SIDEBAR_FRAGMENT = "fragments/sidebar.html"
+
+__all__ = ["RenderContext", "publish_article"]
 
 
-@dataclass
-class RenderContext:
-    settings: RenderSettings
-    storage: Storage
-    redis: redis.Redis
-    site: SiteConfig
-    keys: Keys
-    theme: Theme
-    schedule_flush: Callable[[float], object]
+@dataclass(frozen=True)
+class Placement:
+    """Where an article sits in the indexes, and what lists show of it."""
 
-    def write_page(self, key: str, body: bytes, kind: str) -> bool:
-        self.redis.hincrby(self.keys.render_count, kind, 1)
-        return self.storage.site.put(
-            key,
-            body,
-            content_type=HTML,
-            cache_control=self.settings.html_cache_control,
-            only_if_changed=True,
-        )
+    channel: str
+    rank: int  # in its channel, oldest first
+    published_rank: int  # among all published articles
+    neighbour_ids: tuple[str, ...]
+    shown: tuple[str, ...]  # what lists, feeds and neighbours' links show
 
 
 def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
     """Render (or withdraw) the article's page from its stored document. Idempotent."""
-    raw = ctx.storage.data.get_json(article_key(article_id))
-    if raw is None:
+    loaded = load_article(ctx, article_id)
+    if loaded is None:
         log.warning("render.article.missing", id=article_id, version=version)
         return "missing"
-    article = Article.model_validate(raw)
+    article, document_md5 = loaded
     started = time.perf_counter()
-    url = ctx.site.article_path(article.id, article.channel, article.published_at)
-    meta_key = ctx.keys.article(article.id)
-    previous: dict[str, str] = ctx.redis.hgetall(meta_key)  # type: ignore[assignment]
-    old_url, old_channel = previous.get("url"), previous.get("channel")
+    url = ctx.article_url(article.id, article.channel, article.published_at)
+    previous: dict[str, str] = ctx.redis.hgetall(ctx.keys.article(article.id))  # type: ignore[assignment]
+    before = placement(ctx, article.id, previous)
+    if previous.get("url") and previous["url"] != url:
+        ctx.delete_page(previous["url"])
     if article.unpublished:
-        ctx.storage.site.delete(url)
-        _unindex(ctx, article.id, {article.channel, old_channel or article.channel})
-        outcome = "unpublished"
+        ctx.delete_page(url)
+        _unindex(ctx, article.id, {article.channel, previous.get("channel") or article.channel})
+        after = None
     else:
-        body = ctx.theme.render("article.html.j2", article=article, url=url, sidebar=sidebar(ctx))
-        ctx.write_page(url, body, "article")
         _index(ctx, article, url)
-        outcome = "published"
-    if old_url and old_url != url:
-        ctx.storage.site.delete(old_url)
-    ctx.redis.hset(
-        meta_key,
-        mapping={
-            "status": outcome,
-            "rendered_version": article.version,
-            "version": article.version,
-            "rendered_at": datetime.now(UTC).isoformat(),
-            "error": "",
-        },
-    )
+        render_article_page(ctx, article, document_md5)
+        after = placement(ctx, article.id, ctx.redis.hgetall(ctx.keys.article(article.id)))  # type: ignore[arg-type]
+    outcome = "unpublished" if article.unpublished else "published"
+    _record(ctx, article, outcome)
     _clear_pending(ctx, article.id, article.version)
-    mark_dirty(ctx, _dependants(ctx, article, old_channel))
+    pages, series = dependants(ctx, article.id, before, after)
+    mark_dirty(ctx, pages, series)
     ms = round((time.perf_counter() - started) * 1000, 1)
     log.info(f"render.article.{outcome}", id=article.id, version=article.version, ms=ms)
     return outcome
 
 
+def placement(ctx: RenderContext, article_id: str, meta: dict[str, str]) -> Placement | None:
+    channel = meta.get("channel")
+    if not channel:
+        return None
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.zrank(ctx.keys.channel(channel), article_id)
+    pipe.zrank(ctx.keys.published, article_id)
+    rank, published_rank = pipe.execute()
+    if rank is None or published_rank is None:
+        return None
+    links = neighbours(ctx, channel, article_id)
+    fields = ("title", "url", "published_at", "summary", "headline", "updated_at")
+    return Placement(
+        channel=channel,
+        rank=int(rank),
+        published_rank=int(published_rank),
+        neighbour_ids=tuple(e.id for e in (links.older, links.newer) if e),
+        shown=tuple(meta.get(f, "") for f in fields),
+    )
+
+
+def dependants(
+    ctx: RenderContext, article_id: str, before: Placement | None, after: Placement | None
+) -> tuple[set[str], dict[str, int]]:
+    """Pages to re-render, and the lowest dirty page of each numbered series."""
+    pages = {"home", "sidebar", "feeds:site"}
+    series: dict[str, int] = {}
+    moved = before is None or after is None or before.shown != after.shown
+    size, chunk = ctx.site.page_size, ctx.settings.sitemap_urls_per_file
+    for place in (p for p in (before, after) if p is not None):
+        pages |= {f"channel:{place.channel}", f"feeds:{place.channel}"}
+        if moved:
+            pages |= {f"article:{n}" for n in place.neighbour_ids if n != article_id}
+        _lowest(series, f"archive:{place.channel}", page_of(place.rank, size))
+        _lowest(series, "sitemap", page_of(place.published_rank, chunk))
+    return pages, series
+
+
+def _lowest(series: dict[str, int], name: str, page: int) -> None:
+    series[name] = min(series.get(name, page), page)
+
+
 def _index(ctx: RenderContext, article: Article, url: str) -> None:
     score = article.published_at.timestamp()
     pipe = ctx.redis.pipeline(transaction=False)
-    pipe.hset(
-        ctx.keys.article(article.id),
-        mapping={
-            "title": article.title,
-            "url": url,
-            "channel": article.channel,
-            "published_at": article.published_at.isoformat(),
-            "headline": int(article.headline),
-        },
-    )
-    for channel_key in [ctx.keys.channel(c.slug) for c in ctx.site.channels]:
-        pipe.zrem(channel_key, article.id)
+    pipe.hset(ctx.keys.article(article.id), mapping=index_fields(article, url))
+    for channel in ctx.site.channels:
+        if channel.slug != article.channel:
+            pipe.zrem(ctx.keys.channel(channel.slug), article.id)
     pipe.zadd(ctx.keys.channel(article.channel), {article.id: score})
     pipe.zadd(ctx.keys.published, {article.id: score})
     if article.headline:
@@ -108,132 +125,43 @@ def _index(ctx: RenderContext, article: Article, url: str) -> None:
     pipe.execute()
 
 
+def index_fields(article: Article, url: str) -> dict[FieldT, EncodableT]:
+    """What lists, feeds and the sitemap show of an article (kept in its Redis hash)."""
+    return {
+        "title": article.title,
+        "url": url,
+        "channel": article.channel,
+        "published_at": article.published_at.isoformat(),
+        "updated_at": article.received_at.isoformat(),
+        "summary": article.summary,
+        "headline": int(article.headline),
+    }
+
+
 def _unindex(ctx: RenderContext, article_id: str, channels: set[str]) -> None:
     pipe = ctx.redis.pipeline(transaction=False)
     for channel in channels:
         pipe.zrem(ctx.keys.channel(channel), article_id)
     pipe.zrem(ctx.keys.published, article_id)
     pipe.zrem(ctx.keys.headlines, article_id)
+    pipe.hdel(ctx.keys.page_inputs, article_id)
     pipe.execute()
+
+
+def _record(ctx: RenderContext, article: Article, outcome: str) -> None:
+    ctx.redis.hset(
+        ctx.keys.article(article.id),
+        mapping={
+            "status": outcome,
+            "rendered_version": article.version,
+            "version": article.version,
+            "rendered_at": datetime.now(UTC).isoformat(),
+            "error": "",
+        },
+    )
 
 
 def _clear_pending(ctx: RenderContext, article_id: str, version: int) -> None:
     pending = ctx.storage.data.get_json(pending_key(article_id))
     if pending is not None and int(pending.get("version", 0)) <= version:
         ctx.storage.data.delete(pending_key(article_id))
-
-
-def _dependants(ctx: RenderContext, article: Article, old_channel: str | None) -> set[str]:
-    pages = {"home", "sidebar", f"channel:{article.channel}"}
-    if old_channel and old_channel != article.channel:
-        pages.add(f"channel:{old_channel}")
-    return pages
-
-
-# --- coalescing ------------------------------------------------------------------------
-
-
-def mark_dirty(ctx: RenderContext, pages: set[str]) -> None:
-    """Remember which pages need a re-render and schedule one flush for the whole burst.
-
-    The SET NX flag means many articles in one window share a single flush task; the
-    flush clears the flag before it starts, so anything marked during it gets a new one.
-    """
-    if not pages:
-        return
-    ctx.redis.sadd(ctx.keys.dirty, *sorted(pages))
-    ttl = max(int(ctx.settings.flush_delay_seconds * 10) + 60, 60)
-    if ctx.redis.set(ctx.keys.flush_scheduled, "1", nx=True, ex=ttl):
-        ctx.schedule_flush(ctx.settings.flush_delay_seconds)
-
-
-def flush(ctx: RenderContext) -> dict[str, bool]:
-    ctx.redis.delete(ctx.keys.flush_scheduled)
-    pages: list[str] = ctx.redis.spop(ctx.keys.dirty, 10_000) or []  # type: ignore[assignment]
-    written: dict[str, bool] = {}
-    try:
-        for page in sorted(pages):
-            written[page] = render_dependant(ctx, page)
-    except Exception:
-        ctx.redis.sadd(ctx.keys.dirty, *pages)  # hand them to the retry
-        raise
-    if written:
-        log.info("render.flush.done", pages=len(written), written=sum(written.values()))
-    return written
-
-
-def render_dependant(ctx: RenderContext, page: str) -> bool:
-    kind, _, arg = page.partition(":")
-    if kind == "home":
-        return render_home(ctx)
-    if kind == "sidebar":
-        return render_sidebar(ctx)
-    if kind == "channel":
-        channel = ctx.site.channel(arg)
-        return render_channel(ctx, channel) if channel else False
-    log.warning("render.flush.unknown_page", page=page)
-    return False
-
-
-# --- dependant pages ---------------------------------------------------------------------
-
-
-def listing(ctx: RenderContext, zset: str, limit: int) -> list[dict[str, Any]]:
-    """Newest `limit` articles of an index, with what a list needs to show them."""
-    ids: list[str] = ctx.redis.zrevrange(zset, 0, limit - 1)  # type: ignore[assignment]
-    return items_for(ctx, ids)
-
-
-def items_for(ctx: RenderContext, ids: list[str]) -> list[dict[str, Any]]:
-    pipe = ctx.redis.pipeline(transaction=False)
-    for aid in ids:
-        pipe.hmget(ctx.keys.article(aid), "title", "url", "published_at")
-    items = []
-    for aid, (title, url, published_at) in zip(ids, pipe.execute(), strict=True):
-        if not (title and url and published_at):
-            continue
-        date = ctx.theme.local_date(datetime.fromisoformat(published_at))
-        items.append(
-            {
-                "id": aid,
-                "title": title,
-                "url": "/" + url,
-                "published_at": published_at,
-                "date": date,
-            }
-        )
-    return items
-
-
-def sidebar(ctx: RenderContext) -> dict[str, Any]:
-    size = ctx.site.sidebar_size
-    notices = ctx.site.channel(ctx.site.notices_channel)
-    hot_ids: list[str] = ctx.redis.zrevrange(ctx.keys.top("all"), 0, size - 1)  # type: ignore[assignment]
-    return {
-        "headlines": listing(ctx, ctx.keys.headlines, size),
-        "notices": listing(ctx, ctx.keys.channel(ctx.site.notices_channel), size),
-        "notices_title": notices.name if notices else "",
-        "hot": items_for(ctx, hot_ids),
-    }
-
-
-def render_sidebar(ctx: RenderContext) -> bool:
-    body = ctx.theme.render("sidebar_blocks.html.j2", sidebar=sidebar(ctx))
-    return ctx.write_page(SIDEBAR_FRAGMENT, body, "sidebar")
-
-
-def render_home(ctx: RenderContext) -> bool:
-    sections = [
-        {"channel": c, "items": listing(ctx, ctx.keys.channel(c.slug), ctx.site.sidebar_size)}
-        for c in ctx.site.channels
-    ]
-    body = ctx.theme.render("home.html.j2", sections=sections, sidebar=sidebar(ctx))
-    return ctx.write_page("index.html", body, "home")
-
-
-def render_channel(ctx: RenderContext, channel: Channel) -> bool:
-    items = listing(ctx, ctx.keys.channel(channel.slug), ctx.site.page_size)
-    body = ctx.theme.render(
-        "list.html.j2", channel=channel, heading=channel.name, items=items, sidebar=sidebar(ctx)
-    )
-    return ctx.write_page(f"{channel.slug}/index.html", body, "channel")

@@ -20,3 +20,19 @@ class RenderSettings(CommonSettings):
     asset_cache_control: str = "public, max-age=31536000, immutable"
     visibility_timeout: int = Field(default=300, ge=5)
     worker_concurrency: int = Field(default=2, ge=1)
+    flush_lock_seconds: int = Field(
+        default=300, ge=10, description="A flush holding the lock longer is presumed dead."
+    )
+    feed_size: int = Field(default=20, ge=1, le=200, description="Items in each RSS/Atom feed.")
+    sitemap_urls_per_file: int = Field(
+        default=1000,
+        ge=10,
+        le=50_000,
+        description="URLs per sitemap file (the protocol allows 50,000); smaller keeps the "
+        "newest file, rewritten on every publish, cheap.",
+    )
+    hot_window: str = Field(default="all", description="Counter ranking shown as 点击排行.")
+    hot_refresh_seconds: float = Field(
+        default=60.0, ge=0, description="How often home and sidebar pick up the hot list; 0: off."
+    )
+    rebuild_threads: int = Field(default=8, ge=1, le=64)

@@ -8,9 +8,12 @@ import redis
 from celery import Task
 from celery.signals import worker_process_init
 
-from services.render.service import RenderContext, flush, publish_article
+from services.render.coalesce import flush, refresh_hot_list
+from services.render.context import RenderContext
+from services.render.service import publish_article
 from services.render.settings import RenderSettings
 from services.render.theme import Theme
+from shared.celery_app import app as celery_app
 from shared.celery_app import pressroom_task
 from shared.keys import Keys
 from shared.site import load_site
@@ -19,8 +22,12 @@ from shared.storage import Storage
 _context: RenderContext | None = None
 
 
+def send_later(task: str, delay: float) -> None:
+    celery_app.send_task(task, countdown=delay)
+
+
 def build_context(settings: RenderSettings) -> RenderContext:
-    site = load_site(settings.site_config, settings.site_base_url)
+    site = load_site(settings.site_config)
     return RenderContext(
         settings=settings,
         storage=Storage.from_settings(settings),
@@ -30,7 +37,7 @@ def build_context(settings: RenderSettings) -> RenderContext:
         site=site,
         keys=Keys(settings.key_prefix),
         theme=Theme(site, settings.theme_dir),
-        schedule_flush=lambda delay: flush_dependants.apply_async(countdown=delay),
+        schedule=send_later,
     )
 
 
@@ -52,6 +59,11 @@ def render_article(self: Task[Any, Any], article_id: str, version: int) -> str:
     return publish_article(context(), article_id, version)
 
 
-@pressroom_task("render.flush")
-def flush_dependants(self: Task[Any, Any]) -> dict[str, bool]:
-    return flush(context())
+@pressroom_task("render.flush", soft_time_limit=240)
+def flush_dependants(self: Task[Any, Any]) -> int:
+    return sum(flush(context()).values())
+
+
+@pressroom_task("render.hot_refresh")
+def hot_refresh(self: Task[Any, Any]) -> None:
+    refresh_hot_list(context())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +34,18 @@ class Theme:
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
         )
+        self.env.filters.update(rfc822=rfc822, w3c=w3c)
+        self.fingerprint = self._fingerprint(roots)
+
+    def _fingerprint(self, roots: list[Path]) -> str:
+        """Hash of the templates, assets and site config: any edit to them changes every page."""
+        digest = hashlib.sha256(self.site.model_dump_json().encode())
+        for root in roots:
+            for path in sorted((root / "templates").glob("*")):
+                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        for key, _ in sorted(self.static.values()):
+            digest.update(key.encode())
+        return digest.hexdigest()[:16]
 
     @staticmethod
     def _hash_assets(dirs: list[Path]) -> dict[str, tuple[str, bytes]]:
@@ -75,3 +88,13 @@ class Theme:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime("%Y-%m-%d")
+
+
+def rfc822(moment: datetime) -> str:
+    """RSS 2.0 dates (RFC 822, in GMT)."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def w3c(moment: datetime) -> str:
+    """Atom and sitemap dates (RFC 3339 / W3C datetime, in UTC)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

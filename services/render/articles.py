@@ -1,0 +1,90 @@
+"""Article pages: the page itself, its previous/next links, and the fingerprint of its inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from services.render.context import Entry, RenderContext
+from services.render.pages import entries, sidebar_html
+from shared.models import Article, article_key
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The articles just before and after one in its channel (by publication time)."""
+
+    older: Entry | None
+    newer: Entry | None
+
+    def signature(self) -> str:
+        return "|".join(f"{e.id}:{e.title}:{e.url}" if e else "-" for e in (self.older, self.newer))
+
+
+def neighbours(ctx: RenderContext, channel: str, article_id: str) -> Neighbours:
+    zset = ctx.keys.channel(channel)
+    rank = ctx.redis.zrank(zset, article_id)
+    if rank is None:
+        return Neighbours(None, None)
+    rank = int(rank)  # type: ignore[arg-type]
+    ids: list[str] = ctx.redis.zrange(zset, max(rank - 1, 0), rank + 1)  # type: ignore[assignment]
+    found = {e.id: e for e in entries(ctx, [i for i in ids if i != article_id])}
+    position = ids.index(article_id) if article_id in ids else 0
+    older = ids[position - 1] if position > 0 else None
+    newer = ids[position + 1] if position + 1 < len(ids) else None
+    return Neighbours(found.get(older or ""), found.get(newer or ""))
+
+
+def page_fingerprint(ctx: RenderContext, document_md5: str, links: Neighbours, side: str) -> str:
+    """Everything an article page is made of, hashed: equal means the page is unchanged.
+
+    Lets a rebuild skip an article without reading its document or rendering it.
+    """
+    parts = [
+        document_md5,
+        ctx.theme.fingerprint,
+        str(datetime.now(ctx.theme.tz).year),  # the footer's copyright year may follow today
+        links.signature(),
+        hashlib.md5(side.encode()).hexdigest(),
+    ]
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()
+
+
+def load_article(ctx: RenderContext, article_id: str) -> tuple[Article, str] | None:
+    """The stored document and its MD5 (the ETag S3 gives a single-part upload)."""
+    raw = ctx.storage.data.get(article_key(article_id))
+    if raw is None:
+        return None
+    return Article.model_validate(orjson.loads(raw)), hashlib.md5(raw).hexdigest()
+
+
+def render_article_page(ctx: RenderContext, article: Article, document_md5: str) -> bool:
+    url = ctx.article_url(article.id, article.channel, article.published_at)
+    links = neighbours(ctx, article.channel, article.id)
+    side = sidebar_html(ctx)
+    body = ctx.render(
+        "article.html.j2",
+        article=article,
+        url=url,
+        older=links.older,
+        newer=links.newer,
+        sidebar_html=side,
+    )
+    written = ctx.write_page(url, body, "article")
+    fingerprint = page_fingerprint(ctx, document_md5, links, str(side))
+    ctx.redis.hset(ctx.keys.page_inputs, article.id, fingerprint)
+    return written
+
+
+def rerender_article(ctx: RenderContext, article_id: str) -> bool:
+    """Re-render a published article whose neighbours changed (from a flush)."""
+    loaded = load_article(ctx, article_id)
+    if loaded is None or loaded[0].unpublished:
+        return False
+    article, md5 = loaded
+    if ctx.redis.zscore(ctx.keys.channel(article.channel), article.id) is None:
+        return False  # not indexed yet: its own render.article will render it
+    return render_article_page(ctx, article, md5)

@@ -1,0 +1,119 @@
+"""Coalescing: articles mark the pages that depend on them; one flush per burst renders them.
+
+Dirty pages live in Redis (a set of page names, and a sorted set holding the lowest dirty
+page of each numbered series), so marks from many workers merge. A SET NX flag plus a
+countdown schedules one flush per burst; a lock makes flushes run one at a time, so an
+older snapshot never overwrites a newer page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from services.render.articles import rerender_article
+from services.render.context import RenderContext
+from services.render.feeds import render_feeds, render_sitemap
+from services.render.pages import (
+    render_archive,
+    render_channel_index,
+    render_home,
+    render_sidebar,
+)
+from shared.logging import get_logger
+
+log = get_logger("pressroom.render.flush")
+FLUSH_TASK = "render.flush"
+HOT_TASK = "render.hot_refresh"
+# Delete the lock only if it is still ours (it may have expired and been taken since).
+RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
+# Order matters: the sidebar first (every page embeds it), the sitemap last.
+ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "sitemap")
+
+
+def mark_dirty(ctx: RenderContext, pages: Iterable[str], series: dict[str, int]) -> None:
+    """Remember pages to re-render, and for each numbered series the lowest dirty page."""
+    pages = sorted(pages)
+    pipe = ctx.redis.pipeline(transaction=False)
+    if pages:
+        pipe.sadd(ctx.keys.dirty, *pages)
+    if series:
+        pipe.zadd(ctx.keys.dirty_from, series, lt=True)  # LT also adds new members
+    ttl = max(int(ctx.settings.flush_delay_seconds * 10) + 60, 60)
+    pipe.set(ctx.keys.flush_scheduled, "1", nx=True, ex=ttl)
+    if pipe.execute()[-1]:
+        ctx.schedule(FLUSH_TASK, ctx.settings.flush_delay_seconds)
+
+
+def flush(ctx: RenderContext) -> dict[str, bool]:
+    """Render every dirty page once. Returns page key -> whether its bytes were written."""
+    token = uuid.uuid4().hex
+    if not ctx.redis.set(ctx.keys.flush_lock, token, nx=True, ex=ctx.settings.flush_lock_seconds):
+        ctx.schedule(FLUSH_TASK, max(ctx.settings.flush_delay_seconds, 0.5))
+        return {}
+    try:
+        return _flush_locked(ctx)
+    finally:
+        ctx.redis.eval(RELEASE, 1, ctx.keys.flush_lock, token)
+        arm_hot_refresh(ctx)
+
+
+def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
+    pipe = ctx.redis.pipeline(transaction=True)
+    pipe.delete(ctx.keys.flush_scheduled)
+    pipe.smembers(ctx.keys.dirty)
+    pipe.zrange(ctx.keys.dirty_from, 0, -1, withscores=True)
+    pipe.delete(ctx.keys.dirty, ctx.keys.dirty_from)
+    _, pages, series_list, _ = pipe.execute()
+    series = {name: int(score) for name, score in series_list}
+    written: dict[str, bool] = {}
+    try:
+        for page in sorted(pages | set(series), key=_order):
+            written |= render_dependant(ctx, page, series.get(page, 1))
+    except Exception:
+        mark_dirty(ctx, pages, series)  # hand them to the retry, or to the next flush
+        raise
+    if written:
+        log.info("render.flush.done", pages=len(written), written=sum(written.values()))
+    return written
+
+
+def _order(page: str) -> tuple[int, str]:
+    kind = page.partition(":")[0]
+    return (ORDER.index(kind) if kind in ORDER else len(ORDER), page)
+
+
+def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict[str, bool]:
+    kind, _, arg = page.partition(":")
+    channel = ctx.site.channel(arg) if arg else None
+    if kind == "sidebar":
+        return {"fragments/sidebar.html": render_sidebar(ctx)}
+    if kind == "home":
+        return {"index.html": render_home(ctx)}
+    if kind == "article":
+        return {f"article:{arg}": rerender_article(ctx, arg)}
+    if kind == "channel" and channel:
+        return {f"{channel.slug}/index.html": render_channel_index(ctx, channel)}
+    if kind == "archive" and channel:
+        return render_archive(ctx, channel, dirty_from)
+    if kind == "feeds" and (channel or arg == "site"):
+        return render_feeds(ctx, channel)
+    if kind == "sitemap":
+        return render_sitemap(ctx, dirty_from)
+    log.warning("render.flush.unknown_page", page=page)
+    return {}
+
+
+# --- the hot list ---------------------------------------------------------------------------
+
+
+def arm_hot_refresh(ctx: RenderContext) -> None:
+    """Keep one pending hot-list refresh scheduled: clicks change 点击排行 without a publish."""
+    interval = ctx.settings.hot_refresh_seconds
+    if interval and ctx.redis.set(ctx.keys.hot_refresh, "1", nx=True, ex=int(interval * 3)):
+        ctx.schedule(HOT_TASK, interval)
+
+
+def refresh_hot_list(ctx: RenderContext) -> None:
+    ctx.redis.delete(ctx.keys.hot_refresh)
+    mark_dirty(ctx, {"home", "sidebar"}, {})

@@ -1,0 +1,81 @@
+"""What every render step works with: settings, clients, the theme, and the page writer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from services.render.settings import RenderSettings
+from services.render.theme import Theme
+from shared.keys import Keys
+from shared.site import SiteConfig
+from shared.storage import Storage
+
+HTML = "text/html; charset=utf-8"
+RSS = "application/rss+xml; charset=utf-8"
+ATOM = "application/atom+xml; charset=utf-8"
+XML = "application/xml; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An article as lists, feeds and the sitemap show it (read from its Redis hash)."""
+
+    id: str
+    title: str
+    url: str  # site path with a leading slash
+    published_at: datetime
+    updated_at: datetime
+    date: str  # 时间 in the site's time zone
+    summary: str
+    channel: str
+
+
+@dataclass
+class RenderContext:
+    settings: RenderSettings
+    storage: Storage
+    redis: redis.Redis
+    site: SiteConfig
+    keys: Keys
+    theme: Theme
+    schedule: Callable[[str, float], object]
+    """Send a render task by name after a delay (seconds)."""
+
+    def write_page(self, key: str, body: bytes, kind: str, content_type: str = HTML) -> bool:
+        """Put a page if its bytes changed; return whether it was written.
+
+        The MD5 of what was last written is kept in Redis, so an unchanged page costs no
+        request to the object store; with no record there, the stored ETag decides.
+        """
+        md5 = hashlib.md5(body).hexdigest()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hincrby(self.keys.render_count, kind, 1)
+        pipe.hget(self.keys.page_hashes, key)
+        known = pipe.execute()[1]
+        if known == md5:
+            return False
+        written = self.storage.site.put(
+            key,
+            body,
+            content_type=content_type,
+            cache_control=self.settings.html_cache_control,
+            only_if_changed=known is None,
+        )
+        self.redis.hset(self.keys.page_hashes, key, md5)
+        return written
+
+    def delete_page(self, key: str) -> None:
+        self.storage.site.delete(key)
+        self.redis.hdel(self.keys.page_hashes, key)
+
+    def render(self, template: str, **context: Any) -> bytes:
+        return self.theme.render(template, **context)
+
+    def article_url(self, article_id: str, channel: str, published_at: datetime) -> str:
+        return self.site.article_path(article_id, channel, published_at)

@@ -1,0 +1,164 @@
+"""Pages built from the Redis indexes: sidebar, home, channel index and archive pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from markupsafe import Markup
+
+from services.render.context import Entry, RenderContext
+from services.render.pagination import (
+    Pager,
+    index_page_links,
+    page_bounds,
+    page_count,
+    pages_to_render,
+)
+from shared.site import Channel
+
+SIDEBAR_FRAGMENT = "fragments/sidebar.html"
+ENTRY_FIELDS = ("title", "url", "published_at", "updated_at", "summary", "channel", "status")
+
+
+def entries(ctx: RenderContext, ids: list[str]) -> list[Entry]:
+    """The articles behind `ids`, in that order; ids without a live index entry drop out."""
+    pipe = ctx.redis.pipeline(transaction=False)
+    for aid in ids:
+        pipe.hmget(ctx.keys.article(aid), *ENTRY_FIELDS)
+    found: list[Entry] = []
+    for aid, values in zip(ids, pipe.execute(), strict=True):
+        title, url, published, updated, summary, channel, status = values
+        if not (title and url and published) or status == "unpublished":
+            continue
+        published_at = datetime.fromisoformat(published)
+        found.append(
+            Entry(
+                id=aid,
+                title=title,
+                url="/" + url,
+                published_at=published_at,
+                updated_at=datetime.fromisoformat(updated) if updated else published_at,
+                date=ctx.theme.local_date(published_at),
+                summary=summary or "",
+                channel=channel or "",
+            )
+        )
+    return found
+
+
+def newest(ctx: RenderContext, zset: str, limit: int) -> list[Entry]:
+    ids: list[str] = ctx.redis.zrevrange(zset, 0, limit - 1)  # type: ignore[assignment]
+    return entries(ctx, ids)
+
+
+# --- sidebar ---------------------------------------------------------------------------
+
+
+def sidebar_html(ctx: RenderContext) -> Markup:
+    """The sidebar blocks every page embeds, as last rendered by a flush.
+
+    Article pages take it from Redis (one GET) instead of querying three lists each time;
+    a new headline re-renders this once, and readers with JavaScript load the fragment.
+    """
+    cached = ctx.redis.get(ctx.keys.sidebar_html)
+    if cached is None:
+        cached = refresh_sidebar(ctx)
+    return Markup(cached)  # rendered by our own autoescaping template
+
+
+def refresh_sidebar(ctx: RenderContext) -> str:
+    size = ctx.site.sidebar_size
+    notices = ctx.site.channel(ctx.site.notices_channel)
+    hot_ids: list[str] = ctx.redis.zrevrange(  # type: ignore[assignment]
+        ctx.keys.top(ctx.settings.hot_window), 0, size * 2 - 1
+    )
+    blocks = {
+        "headlines": newest(ctx, ctx.keys.headlines, size),
+        "notices": newest(ctx, ctx.keys.channel(ctx.site.notices_channel), size),
+        "notices_title": notices.name if notices else "",
+        "hot": entries(ctx, hot_ids)[:size],
+    }
+    html = ctx.render("sidebar_blocks.html.j2", sidebar=blocks).decode()
+    ctx.redis.set(ctx.keys.sidebar_html, html)
+    return html
+
+
+def render_sidebar(ctx: RenderContext) -> bool:
+    html = refresh_sidebar(ctx)
+    return ctx.write_page(SIDEBAR_FRAGMENT, html.encode(), "sidebar")
+
+
+# --- home --------------------------------------------------------------------------------
+
+
+def render_home(ctx: RenderContext) -> bool:
+    size = ctx.site.sidebar_size
+    sections = [
+        {"channel": c, "items": newest(ctx, ctx.keys.channel(c.slug), size)}
+        for c in ctx.site.channels
+    ]
+    body = ctx.render(
+        "home.html.j2",
+        headlines=newest(ctx, ctx.keys.headlines, ctx.site.sidebar_size),
+        sections=sections,
+        sidebar_html=sidebar_html(ctx),
+    )
+    return ctx.write_page("index.html", body, "home")
+
+
+# --- channel index and archive -------------------------------------------------------------
+
+
+def archive_key(channel: str, page: int) -> str:
+    return f"{channel}/list_{page}.html"
+
+
+def render_channel_index(ctx: RenderContext, channel: Channel) -> bool:
+    zset = ctx.keys.channel(channel.slug)
+    total = int(ctx.redis.zcard(zset))
+    size = ctx.site.page_size
+    body = ctx.render(
+        "list.html.j2",
+        channel=channel,
+        heading=channel.name,
+        items=newest(ctx, zset, size),
+        archive_links=index_page_links(total, size),
+        pager=None,
+        canonical=f"{channel.slug}/",
+        sidebar_html=sidebar_html(ctx),
+    )
+    return ctx.write_page(f"{channel.slug}/index.html", body, "channel")
+
+
+def render_archive(ctx: RenderContext, channel: Channel, dirty_from: int) -> dict[str, bool]:
+    """Re-render the archive pages from `dirty_from` on; drop pages past the newest."""
+    zset = ctx.keys.channel(channel.slug)
+    size = ctx.site.page_size
+    total_pages = page_count(int(ctx.redis.zcard(zset)), size)
+    series = f"archive:{channel.slug}"
+    rendered = int(ctx.redis.hget(ctx.keys.series_length, series) or 0)
+    side = sidebar_html(ctx)
+    written: dict[str, bool] = {}
+    for page in pages_to_render(dirty_from, rendered, total_pages):
+        key = archive_key(channel.slug, page)
+        written[key] = render_archive_page(ctx, channel, Pager(page, total_pages), side)
+    for page in range(total_pages + 1, rendered + 1):
+        ctx.delete_page(archive_key(channel.slug, page))
+    ctx.redis.hset(ctx.keys.series_length, series, total_pages)
+    return written
+
+
+def render_archive_page(ctx: RenderContext, channel: Channel, pager: Pager, side: Markup) -> bool:
+    start, end = page_bounds(pager.page, ctx.site.page_size)
+    ids: list[str] = ctx.redis.zrange(ctx.keys.channel(channel.slug), start, end)  # type: ignore[assignment]
+    body = ctx.render(
+        "list.html.j2",
+        channel=channel,
+        heading=f"{channel.name} 第{pager.page}页",
+        items=list(reversed(entries(ctx, ids))),
+        archive_links=[],
+        pager=pager,
+        canonical=archive_key(channel.slug, pager.page),
+        sidebar_html=side,
+    )
+    return ctx.write_page(archive_key(channel.slug, pager.page), body, "archive")
