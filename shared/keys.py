@@ -96,12 +96,27 @@ class Keys:
         """Set: article ids a running `pressroom rebuild` has finished (for resuming)."""
         return f"{self.prefix}render:rebuild:{scope}"
 
-    # --- counter rankings --------------------------------------------------------------
+    # --- counter rankings (one hash tag `{rank}`: a window is a ZUNIONSTORE of hours) --
     def top(self, window: str, channel: str | None = None) -> str:
-        return f"{self.prefix}top:{window}:{channel or '*'}"
+        """Sorted set id -> hits: window all|1h|24h|7d|30d, overall (None) or one channel."""
+        return f"{self.prefix}top:{{rank}}:{window}:{channel or '*'}"
 
     def top_hour(self, hour: str, channel: str | None = None) -> str:
-        return f"{self.prefix}top:h:{hour}:{channel or '*'}"
+        return f"{self.prefix}top:{{rank}}:h:{hour}:{channel or '*'}"
+
+    def top_day(self, day: str, channel: str | None = None) -> str:
+        """Sorted set id -> hits on day (YYYYMMDD, UTC), summed from the hourly ones."""
+        return f"{self.prefix}top:{{rank}}:d:{day}:{channel or '*'}"
+
+    @property
+    def top_channels(self) -> str:
+        """Set of channels that have a ranking (the rollups walk it)."""
+        return f"{self.prefix}top:{{rank}}:channels"
+
+    def visitor_salt(self, day: str) -> str:
+        """String: the random salt of one day's visitor hashes; expires, so hashes cannot be
+        re-derived afterwards."""
+        return f"{self.prefix}counter:salt:{day}"
 
     # --- ingest ------------------------------------------------------------------------
     def idempotency(self, feed: str, key: str) -> str:

@@ -1,19 +1,24 @@
-"""Counter HTTP routes."""
+"""Counter HTTP routes (the hit itself is answered by hotpath.HitRoute before FastAPI; the
+route here documents it and serves any caller that reaches FastAPI directly)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.counter import service
-from services.counter.schemas import Counts, HitCount
+from services.counter.committer import NotPublished as Refused
+from services.counter.schemas import Counts, Granularity, HitCount, Stats, Top, Window
 from shared.http import PROBLEM_JSON
+from shared.ids import is_article_id
 
 router = APIRouter(prefix="/v1", tags=["counter"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not a published article", "content": {PROBLEM_JSON: {}}}
 }
+ArticleId = Annotated[str, Path(max_length=64, description="Article id (20 hex characters)")]
 
 
 def get_context(request: Request) -> service.CounterContext:
@@ -27,11 +32,45 @@ ContextDep = Annotated[service.CounterContext, Depends(get_context)]
 @router.post(
     "/hits/{article_id}", response_model=HitCount, responses=NOT_FOUND, summary="Count a view"
 )
-async def post_hit(article_id: str, ctx: ContextDep) -> HitCount:
-    return HitCount(id=article_id, count=await service.record_hit(ctx, article_id))
+async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> HitCount:
+    """Counts one view (once per reader per dedupe window; robots are answered, not counted)
+    and returns the total. `GET /v1/hits/{id}.gif` does the same for pages without script."""
+    if not is_article_id(article_id):
+        raise service.NotPublished(article_id)
+    peer = request.client.host if request.client else ""
+    address = ctx.visitors.client_address(peer, request.headers.get("x-forwarded-for", ""))
+    visitor = ctx.visitors.visitor(address, request.headers.get("user-agent", ""))
+    try:
+        counted = await ctx.committer.hit(article_id, visitor)
+    except Refused:
+        raise service.NotPublished(article_id) from None
+    return HitCount(id=article_id, count=counted.count)
 
 
 @router.get("/counts", response_model=Counts, summary="Totals for several articles")
 async def get_counts(ctx: ContextDep, ids: Annotated[str, Query(max_length=4000)] = "") -> Counts:
     wanted = [i.strip() for i in ids.split(",") if i.strip()][:200]
     return Counts(counts=await service.counts(ctx, wanted))
+
+
+@router.get("/top", response_model=Top, summary="Most viewed articles (点击排行)")
+async def get_top(
+    ctx: ContextDep,
+    window: Window = "all",
+    channel: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Top:
+    return await service.top(ctx, window, channel, limit)
+
+
+@router.get(
+    "/stats/{article_id}", response_model=Stats, responses=NOT_FOUND, summary="Views over time"
+)
+async def get_stats(
+    article_id: ArticleId,
+    ctx: ContextDep,
+    granularity: Granularity = "hour",
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Stats:
+    return await service.stats(ctx, article_id, granularity, start, end)

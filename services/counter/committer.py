@@ -1,0 +1,174 @@
+"""Group commit: hits that arrive while one Redis pipeline is in flight ride the next one.
+
+Each caller waits for the pipeline that carries its hit, so a hit is answered only once
+Redis has counted it; a process killed at any moment loses only unanswered hits. Under
+load one pipeline carries hundreds of hits: one script call per article (not per hit)
+and one ranking call per batch, which is what lets one Python process keep up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import NoScriptError, RedisError
+
+from services.counter.settings import CounterSettings
+from services.counter.visitors import SALT_TTL, new_salt
+from shared.keys import Keys
+from shared.logging import get_logger
+
+HIT_SCRIPT = (Path(__file__).parent / "hit.lua").read_text()
+RANK_SCRIPT = (Path(__file__).parent / "rank.lua").read_text()
+HOUR_RANKING_TTL = 50 * 3600  # the rolling 24h window and yesterday's daily ranking need 49h
+log = get_logger("pressroom.counter")
+
+AnyRedis = Redis | RedisCluster
+HITS = Counter("pressroom_counter_hits_total", "Hits answered", ["outcome"])
+BATCH = Histogram(
+    "pressroom_counter_batch_hits",
+    "Hits carried by one group commit",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)
+
+
+class NotPublished(Exception):
+    """The id is not a published article: answered 404, nothing stored."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    count: int
+    counted: bool
+
+
+Pending = tuple[str, str, "asyncio.Future[Counted]"]  # article id, visitor, answer
+
+
+class GroupCommit:
+    def __init__(self, redis: AnyRedis, keys: Keys, settings: CounterSettings) -> None:
+        self.redis, self.keys, self.settings = redis, keys, settings
+        self.hit_sha = self.rank_sha = ""
+        self.queue: list[Pending] = []
+        self.flusher: asyncio.Task[None] | None = None
+        self.uniques_ttl = settings.hourly_retention_days * 86400
+
+    async def load_scripts(self) -> None:
+        # On a cluster, redis-py sends SCRIPT LOAD to every primary.
+        self.hit_sha = str(await self.redis.script_load(HIT_SCRIPT))
+        self.rank_sha = str(await self.redis.script_load(RANK_SCRIPT))
+
+    def hit(self, article_id: str, visitor: str) -> asyncio.Future[Counted]:
+        """Queue one hit; the future resolves once the pipeline carrying it has returned."""
+        answer: asyncio.Future[Counted] = asyncio.get_running_loop().create_future()
+        self.queue.append((article_id, visitor, answer))
+        if self.flusher is None:
+            self.flusher = asyncio.create_task(self.flush_until_empty())
+        return answer
+
+    async def flush_until_empty(self) -> None:
+        try:
+            while self.queue:
+                batch = self.queue[: self.settings.max_batch]
+                del self.queue[: self.settings.max_batch]
+                await self.commit(batch)
+        finally:
+            self.flusher = None
+
+    async def commit(self, batch: list[Pending]) -> None:
+        by_article: dict[str, list[Pending]] = defaultdict(list)
+        for pending in batch:
+            by_article[pending[0]].append(pending)
+        now = time.time()
+        try:
+            replies = await self.run_scripts(by_article, now)
+        except (RedisError, OSError) as exc:
+            log.warning("counter.commit.failed", hits=len(batch), error=repr(exc))
+            for _, _, answer in batch:
+                if not answer.done():
+                    answer.set_exception(exc)
+            return
+        BATCH.observe(len(batch))
+        self.answer(by_article, replies)
+
+    async def run_scripts(self, by_article: dict[str, list[Pending]], now: float) -> list[Any]:
+        """One pipeline: a hit script per article, then the rankings of what it counted.
+
+        The rankings need the channel and the counted hits the hit scripts return, so they
+        follow in a second round trip; both complete before anyone is answered.
+        """
+        hour = time.strftime("%Y%m%d%H", time.gmtime(now))
+        day = hour[:8]
+        calls = [self.hit_call(aid, hits, hour, day) for aid, hits in by_article.items()]
+        replies = await self.pipeline(calls)
+        ranked: list[str] = []
+        for aid, reply in zip(by_article, replies, strict=True):
+            if isinstance(reply, list) and int(reply[1]) > 0:
+                ranked += [aid, str(reply[0]), str(reply[1])]
+        if ranked:
+            await self.pipeline([self.rank_call(hour, ranked)])
+        return replies
+
+    def hit_call(self, aid: str, hits: list[Pending], hour: str, day: str) -> tuple[Any, ...]:
+        k = self.keys
+        keys = (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
+        args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, k.seen(aid, ""))
+        return ("hit", *keys, *args, *(visitor for _, visitor, _ in hits))
+
+    def rank_call(self, hour: str, ranked: list[str]) -> tuple[Any, ...]:
+        k = self.keys
+        args = (k.top("all")[:-1], k.top_hour(hour)[:-1], HOUR_RANKING_TTL)
+        return ("rank", k.top_channels, *args, *ranked)
+
+    async def pipeline(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """EVALSHA each call; scripts lost to a Redis restart are loaded and run again."""
+        replies = await self.send(calls)
+        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if missing:
+            await self.load_scripts()
+            again = await self.send([calls[i] for i in missing])
+            for i, reply in zip(missing, again, strict=True):
+                replies[i] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    async def send(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for script, *rest in calls:
+            numkeys = 4 if script == "hit" else 1
+            sha = self.hit_sha if script == "hit" else self.rank_sha
+            pipe.evalsha(sha, numkeys, *rest)
+        return list(await pipe.execute(raise_on_error=False))
+
+    def answer(self, by_article: dict[str, list[Pending]], replies: list[Any]) -> None:
+        counted = ignored = refused = 0
+        for hits, reply in zip(by_article.values(), replies, strict=True):
+            if not isinstance(reply, list):
+                refused += len(hits)
+                for _, _, answer in hits:
+                    if not answer.done():
+                        answer.set_exception(NotPublished())
+                continue
+            flags = str(reply[2])
+            for n, (_, _, answer) in enumerate(hits):
+                was_counted = flags[n] == "1"
+                counted += was_counted
+                ignored += not was_counted
+                if not answer.done():  # the reader may have gone away
+                    answer.set_result(Counted(int(reply[3 + n]), was_counted))
+        HITS.labels("counted").inc(counted)
+        HITS.labels("not_counted").inc(ignored)
+        HITS.labels("not_published").inc(refused)
+
+    async def todays_salt(self, day: str) -> str:
+        key = self.keys.visitor_salt(day)
+        await self.redis.set(key, new_salt(), nx=True, ex=SALT_TTL)
+        return str(await self.redis.get(key))
