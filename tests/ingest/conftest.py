@@ -4,19 +4,25 @@ on the test's own prefix and buckets, with feeds registered in its data bucket."
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import httpx
+import pytest
+import redis
 import uvicorn
 
 from services.ingest.app import create_app
 from services.ingest.feeds import FeedRegistry
 from services.ingest.settings import IngestSettings
+from services.stack.run import Stack
 from services.stack.servers import free_port, wait_until
+from shared.keys import Keys
+from shared.settings import CommonSettings
+from shared.storage import Storage
 from tests.conftest import Isolated
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -50,44 +56,92 @@ class Ingest:
 
 
 IngestFactory = Callable[..., Ingest]
+Running = tuple[uvicorn.Server, threading.Thread, httpx.Client]
+
+
+def start_ingest(isolated: Isolated, **overrides: object) -> tuple[Ingest, Running]:
+    """Register feeds `wire`, `other` and a signed one; serve ingest with these settings."""
+    fields = isolated.settings.model_dump() | {"feed_cache_seconds": 0} | overrides
+    settings = IngestSettings(**fields)
+    registry = FeedRegistry(isolated.storage.data, cache_seconds=0)
+    keys = {name: registry.add(name)[1] for name in ("wire", "other")}
+    signed, keys["signed"] = registry.add("signed", signing_secret="s3cret-for-tests")
+    server, thread, url = serve(create_app(settings))
+    client = httpx.Client(base_url=url, timeout=30)
+    return Ingest(client, isolated, keys, signed.signing_secret or ""), (server, thread, client)
+
+
+def stop_ingest(running: Running) -> None:
+    server, thread, client = running
+    client.close()
+    server.should_exit = True
+    thread.join(10)
 
 
 @pytest.fixture
 def make_ingest(isolated: Isolated) -> Iterator[IngestFactory]:
-    """Build the ingest app with setting overrides; feeds `wire`, `other` and a signed one."""
-    running: list[tuple[uvicorn.Server, threading.Thread, httpx.Client]] = []
+    """Build the ingest app with setting overrides, on this test's prefix and buckets."""
+    running: list[Running] = []
 
     def make(**overrides: object) -> Ingest:
-        settings = IngestSettings(**(isolated.settings.model_dump() | overrides))
-        registry = FeedRegistry(isolated.storage.data, cache_seconds=0)
-        keys = {name: registry.add(name)[1] for name in ("wire", "other")}
-        signed, keys["signed"] = registry.add("signed", signing_secret="s3cret-for-tests")
-        server, thread, url = serve(create_app(settings))
-        client = httpx.Client(base_url=url, timeout=30)
-        running.append((server, thread, client))
-        return Ingest(client, isolated, keys, signed.signing_secret or "")
+        api, handle = start_ingest(isolated, **overrides)
+        running.append(handle)
+        return api
 
     yield make
-    for server, thread, client in running:
-        client.close()
-        server.should_exit = True
-        thread.join(10)
-
-
-def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    """Serve an ASGI app over real HTTP on a free port, in a thread of the test process."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, f"ingest on {port}", timeout=15)
-    return server, thread, f"http://127.0.0.1:{port}"
+    for handle in running:
+        stop_ingest(handle)
 
 
 @pytest.fixture
 def api(make_ingest: IngestFactory) -> Ingest:
     return make_ingest()
+
+
+@pytest.fixture(scope="module")
+def module_api(stack: Stack) -> Iterator[Ingest]:
+    """One ingest app for a module whose tests store nothing (or only what they check)."""
+    isolated = new_isolated(stack)
+    api, handle = start_ingest(isolated)
+    yield api
+    stop_ingest(handle)
+    isolated.redis.close()
+
+
+def new_isolated(stack: Stack) -> Isolated:
+    """What the `isolated` fixture gives one test, for a wider scope."""
+    tag = uuid.uuid4().hex[:10]
+    settings = CommonSettings(
+        environment="test",
+        redis_url=stack.urls["redis_url"],
+        s3_endpoint_url=stack.urls["s3_url"],
+        key_prefix=f"t{tag}:",
+        queue_prefix=f"t{tag}.",
+        site_bucket=f"site-{tag}",
+        data_bucket=f"data-{tag}",
+    )
+    storage = Storage.from_settings(settings)
+    storage.ensure_buckets()
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    return Isolated(settings, storage, client, Keys(settings.key_prefix))
+
+
+def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Serve an ASGI app over real HTTP on a free port, in a thread of the test process."""
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, f"ingest on {port}", timeout=15)
+    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def article(external_id: str = "cctv-20220711-qxwq", **fields: Any) -> dict[str, Any]:
