@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from services.ingest.errors import InvalidArticle, UnsupportedMediaType, field_errors
 from services.ingest.ninjs import NINJS_FIELD, NinjsDocument, native_fields
-from services.ingest.sanitize import plain_text
+from services.ingest.sanitize import paragraphs, plain_text
 from services.ingest.schemas import ArticleIn
 
 JSON = "application/json"
@@ -149,7 +149,7 @@ def _feed_item(index: int, entry: Any, source: str) -> Item:
     item = Item(index, external_id=external_id)
     errors = [] if external_id else [{"field": f"items.{index}.guid", "message": "guid/id missing"}]
     published = _entry_date(entry, "published") or _entry_date(entry, "updated")
-    raw_date = entry.get("published") or entry.get("updated")
+    raw_date = dict.get(entry, "published") or dict.get(entry, "updated")
     if raw_date and published is None:
         errors.append({"field": f"items.{index}.pubDate", "message": f"bad date {raw_date!r}"})
     if errors:
@@ -160,7 +160,7 @@ def _feed_item(index: int, entry: Any, source: str) -> Item:
     fields = {
         "external_id": external_id,
         "title": plain_text(str(entry.get("title", ""))),
-        "body_html": content[0].get("value", "") if content else summary,
+        "body_html": _as_html(content[0] if content else entry.get("summary_detail") or {}),
         "summary": plain_text(summary)[:2000] if content else "",
         "author": str(entry.get("author", ""))[:100],
         "source": source,
@@ -174,8 +174,14 @@ def _feed_item(index: int, entry: Any, source: str) -> Item:
     return item
 
 
+def _as_html(detail: Any) -> str:
+    value = str(detail.get("value", ""))
+    return value if "html" in str(detail.get("type", "text/html")) else paragraphs(value)
+
+
 def _entry_date(entry: Any, name: str) -> datetime | None:
-    parsed: time.struct_time | None = entry.get(f"{name}_parsed")
+    # dict.get: FeedParserDict.get maps updated_parsed to published_parsed, with a warning
+    parsed: time.struct_time | None = dict.get(entry, f"{name}_parsed")
     if parsed is None:
         return None
     return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
