@@ -8,6 +8,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and benchmarks drive: a real browser, nginx, wrk, hugo.
 DEBS   := chromium nginx-light wrk hugo
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
+# The Nu HTML Checker the render tests validate every page kind with (runs on the JDK).
+VNU_VERSION := 26.9.27
+VNU    := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
 .PHONY: run test lint check-types system-deps bench compose-check clean
 
@@ -16,6 +19,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+$(VNU):
+	npm install --silent --prefix $(VENV)/vnu --no-save --no-audit --no-fund --ignore-scripts vnu-jar@$(VNU_VERSION)
 
 system-deps:
 	@missing=""; for pkg in $(DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -34,7 +40,7 @@ lint: $(BIN)/.installed
 check-types: $(BIN)/.installed
 	$(BIN)/mypy services shared tests bench
 
-test: $(BIN)/.installed system-deps lint check-types compose-check
+test: $(BIN)/.installed system-deps $(VNU) lint check-types compose-check
 	$(BIN)/pytest
 
 compose-check: $(BIN)/.installed

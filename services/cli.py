@@ -15,11 +15,13 @@ import typer
 from rich.console import Console
 
 from services.ingest.cli import feeds_cli
-from services.render.cli import render_worker
+from services.render.cli import rebuild, reindex, render_worker
 
 cli = typer.Typer(help="Pressroom: event-driven news publishing.", no_args_is_help=True)
 cli.add_typer(feeds_cli, name="feeds")
 cli.command("render-worker")(render_worker)
+cli.command("rebuild")(rebuild)
+cli.command("reindex")(reindex)
 console = Console()
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on")]

@@ -25,17 +25,32 @@ class Neighbours:
 
 
 def neighbours(ctx: RenderContext, channel: str, article_id: str) -> Neighbours:
-    zset = ctx.keys.channel(channel)
-    rank = ctx.redis.zrank(zset, article_id)
-    if rank is None:
-        return Neighbours(None, None)
-    rank = int(rank)  # type: ignore[arg-type]
-    ids: list[str] = ctx.redis.zrange(zset, max(rank - 1, 0), rank + 1)  # type: ignore[assignment]
-    found = {e.id: e for e in entries(ctx, [i for i in ids if i != article_id])}
-    position = ids.index(article_id) if article_id in ids else 0
-    older = ids[position - 1] if position > 0 else None
-    newer = ids[position + 1] if position + 1 < len(ids) else None
-    return Neighbours(found.get(older or ""), found.get(newer or ""))
+    return neighbours_of(ctx, [(channel, article_id)])[article_id]
+
+
+def neighbours_of(ctx: RenderContext, articles: list[tuple[str, str]]) -> dict[str, Neighbours]:
+    """Neighbours of many (channel, id) at once: three pipelined round trips in all."""
+    pipe = ctx.redis.pipeline(transaction=False)
+    for channel, aid in articles:
+        pipe.zrank(ctx.keys.channel(channel), aid)
+    ranks = pipe.execute()
+    for (channel, _), rank in zip(articles, ranks, strict=True):
+        if rank is not None:
+            pipe.zrange(ctx.keys.channel(channel), max(int(rank) - 1, 0), int(rank) + 1)
+    windows = iter(pipe.execute())
+    around: dict[str, tuple[str | None, str | None]] = {}
+    for (_, aid), rank in zip(articles, ranks, strict=True):
+        ids: list[str] = next(windows) if rank is not None else []
+        at = ids.index(aid) if aid in ids else -1
+        older = ids[at - 1] if at > 0 else None
+        newer = ids[at + 1] if 0 <= at < len(ids) - 1 else None
+        around[aid] = (older, newer)
+    wanted = sorted({n for pair in around.values() for n in pair if n})
+    shown = {e.id: e for e in entries(ctx, wanted)}
+    return {
+        aid: Neighbours(shown.get(older or ""), shown.get(newer or ""))
+        for aid, (older, newer) in around.items()
+    }
 
 
 def page_fingerprint(ctx: RenderContext, document_md5: str, links: Neighbours, side: str) -> str:

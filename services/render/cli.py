@@ -1,14 +1,28 @@
-"""`pressroom render-worker`: the Celery worker for rendering and periodic jobs."""
+"""`pressroom render-worker | rebuild | reindex`: the render worker and the operator's tools."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
+from services.render import rebuild as job
 from services.render.settings import RenderSettings
 from services.render.tasks import build_context
 from shared.celery_app import PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
+
+console = Console()
 
 
 def render_worker(
@@ -34,3 +48,80 @@ def render_worker(
             "--without-mingle",
         ]
     )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def rebuild(
+    channel: Annotated[str | None, typer.Option(help="Only this channel's pages")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Ignore the record of what was rendered (e.g. bucket emptied)")
+    ] = False,
+) -> None:
+    """Re-render every page from the data bucket; skips what is unchanged, resumes if cut short."""
+    ctx = build_context(RenderSettings())
+    if channel and ctx.site.channel(channel) is None:
+        raise typer.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
+    if force:
+        job.forget_rendered(ctx)
+    ctx.theme.publish_assets(ctx.storage.site, ctx.settings.asset_cache_control)
+    started = time.perf_counter()
+    documents = job.article_documents(ctx)
+    with _progress() as bar:
+        articles_task = bar.add_task("articles", total=len(documents))
+        summary = job.rebuild_articles(
+            ctx, documents, channel=channel, advance=lambda n: bar.advance(articles_task, n)
+        )
+        pages = job.list_pages(ctx, channel)
+        lists_task = bar.add_task("lists, feeds, sitemap", total=len(pages))
+        lists = job.rebuild_lists(ctx, channel, advance=lambda n: bar.advance(lists_task, n))
+    total = job.Summary(
+        written=summary.written + lists.written,
+        unchanged=summary.unchanged + lists.unchanged,
+        failed=summary.failed + lists.failed,
+        resumed=summary.resumed,
+        failures=summary.failures + lists.failures,
+    )
+    job.finish(ctx, channel, total)
+    _print_summary(total, time.perf_counter() - started)
+    if total.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary: job.Summary, seconds: float) -> None:
+    table = Table(title="rebuild", show_header=False)
+    table.add_row("pages written", str(summary.written))
+    table.add_row("unchanged", str(summary.unchanged))
+    table.add_row("failed", f"[red]{summary.failed}[/]" if summary.failed else "0")
+    if summary.resumed:
+        table.add_row("resumed after", f"{summary.resumed} articles already done")
+    table.add_row("seconds", f"{seconds:.1f}")
+    console.print(table)
+    for what in summary.failures[:20]:
+        console.print(f"[red]failed[/]: {what} (run rebuild again to retry)")
+
+
+def reindex() -> None:
+    """Rebuild the Redis indexes (articles, channels, headlines) from the data bucket."""
+    from services.render.reindex import reindex as run_reindex
+
+    ctx = build_context(RenderSettings())
+    total = len(job.article_documents(ctx))
+    with _progress() as bar:
+        task = bar.add_task("articles", total=total)
+        indexes = run_reindex(ctx, advance=lambda n: bar.advance(task, n))
+    console.print(
+        f"[green]reindexed[/]: {indexes.published} published, {indexes.unpublished} "
+        f"unpublished, {indexes.failed} unreadable; now run `pressroom rebuild`"
+    )
+    if indexes.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,77 @@
+"""Rebuild the Redis indexes (article hashes, channel/published/headline sets) from the data
+bucket, the source of truth, e.g. after Redis lost its data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from services.render.articles import load_article
+from services.render.context import RenderContext
+from services.render.rebuild import article_documents, batches
+from services.render.service import index_fields
+from shared.models import Article
+
+
+@dataclass
+class Indexes:
+    """The sorted sets being rebuilt, in memory until they replace the live ones at once."""
+
+    sets: dict[str, dict[str, float]] = field(default_factory=dict)
+    published: int = 0
+    unpublished: int = 0
+    failed: int = 0
+
+    def add(self, key: str, article: Article) -> None:
+        self.sets.setdefault(key, {})[article.id] = article.published_at.timestamp()
+
+
+def reindex(ctx: RenderContext, advance: Callable[[int], None] = lambda _: None) -> Indexes:
+    documents = article_documents(ctx)
+    indexes = Indexes(sets={ctx.keys.published: {}, ctx.keys.headlines: {}})
+    for channel in ctx.site.channels:
+        indexes.sets[ctx.keys.channel(channel.slug)] = {}
+    with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
+        for batch in batches(documents, 500):
+            loaded = list(pool.map(lambda d: load_article(ctx, d[0]), batch))
+            _index_batch(ctx, [a for a, _ in filter(None, loaded)], indexes)
+            indexes.failed += sum(1 for item in loaded if item is None)
+            advance(len(batch))
+    _replace_sets(ctx, indexes.sets)
+    return indexes
+
+
+def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) -> None:
+    pipe = ctx.redis.pipeline(transaction=False)
+    for article in articles:
+        url = ctx.article_url(article.id, article.channel, article.published_at)
+        status = "unpublished" if article.unpublished else "published"
+        fields = index_fields(article, url) | {"status": status, "version": article.version}
+        pipe.hset(ctx.keys.article(article.id), mapping=fields)
+        if article.unpublished:
+            indexes.unpublished += 1
+            continue
+        indexes.published += 1
+        indexes.add(ctx.keys.channel(article.channel), article)
+        indexes.add(ctx.keys.published, article)
+        if article.headline:
+            indexes.add(ctx.keys.headlines, article)
+    pipe.execute()
+
+
+def _replace_sets(ctx: RenderContext, sets: dict[str, dict[str, float]]) -> None:
+    """Fill each set under a scratch name, then swap all of them in one transaction."""
+    for key, members in sets.items():
+        scratch = f"{key}:reindex"
+        ctx.redis.delete(scratch)
+        items = list(members.items())
+        for start in range(0, len(items), 5000):
+            ctx.redis.zadd(scratch, dict(items[start : start + 5000]))
+    swap = ctx.redis.pipeline(transaction=True)
+    for key, members in sets.items():
+        if members:
+            swap.rename(f"{key}:reindex", key)
+        else:
+            swap.delete(key)
+    swap.execute()
