@@ -14,11 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.counter.cli import counter_cli
 from services.ingest.cli import feeds_cli
 from services.render.cli import rebuild, reindex, render_worker
 
 cli = typer.Typer(help="Pressroom: event-driven news publishing.", no_args_is_help=True)
 cli.add_typer(feeds_cli, name="feeds")
+# `pressroom counter [--host H --port P]` serves; `pressroom counter restore` restores.
+cli.add_typer(counter_cli, name="counter")
 cli.command("render-worker")(render_worker)
 cli.command("rebuild")(rebuild)
 cli.command("reindex")(reindex)
@@ -37,12 +40,6 @@ def serve(factory: str, host: str, port: int) -> None:
 def ingest(host: HostOpt = "127.0.0.1", port: int = 8001) -> None:
     """Serve the ingest API."""
     serve("services.ingest.app:create_app", host, port)
-
-
-@cli.command()
-def counter(host: HostOpt = "127.0.0.1", port: int = 8002) -> None:
-    """Serve the counter API."""
-    serve("services.counter.app:create_app", host, port)
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import redis
 from celery import Celery, Task
+from celery.schedules import crontab
 
 from shared.settings import CommonSettings
 from shared.storage import StorageUnavailable
@@ -60,7 +61,7 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
 
 # Modules whose import registers tasks; a worker (and beat) imports them all. Names, not
 # imports, so that shared/ stays free of service imports.
-TASK_MODULES = ("services.render.tasks", "services.ingest.tasks")
+TASK_MODULES = ("services.render.tasks", "services.ingest.tasks", "services.counter.tasks")
 
 
 def worker_app(settings: CommonSettings, *, visibility_timeout: int = 300) -> Celery:
@@ -108,4 +109,9 @@ def install_schedule(celery: Celery, *, reconcile_seconds: float = 30.0) -> None
     """The periodic jobs Celery beat sends (run exactly one beat)."""
     celery.conf.beat_schedule = {
         "reconcile-pending-articles": {"task": "ingest.reconcile", "schedule": reconcile_seconds},
+        # counter: rolling rankings each minute; hourly -> daily every 5 minutes (idempotent)
+        "counter-refresh-rankings": {"task": "counter.refresh_rankings", "schedule": 60.0},
+        "counter-roll-up": {"task": "counter.roll_up", "schedule": 300.0},
+        "counter-prune": {"task": "counter.prune", "schedule": crontab(hour="1", minute="5")},
+        "counter-snapshot": {"task": "counter.snapshot", "schedule": crontab(hour="0", minute="9")},
     }

@@ -67,6 +67,10 @@ class Stack:
             "PRESSROOM_INGEST_UPSTREAM": f"http://127.0.0.1:{p.ingest}",
             "PRESSROOM_COUNTER_UPSTREAM": f"http://127.0.0.1:{p.counter}",
             "PRESSROOM_LOG_JSON": "false",
+            # Development counts every view: a reload within the 30 s dedupe window and a
+            # headless browser (the browser test is one) both raise 点击量.
+            "PRESSROOM_DEDUPE_SECONDS": "0",
+            "PRESSROOM_COUNT_HEADLESS": "true",
             **self.extra_env,
         }
 

