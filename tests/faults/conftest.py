@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,24 +137,34 @@ def start_fault_stack(stack: Stack) -> FaultStack:
     )
 
 
+@contextmanager
+def running_stack(home: Path, **extra_env: str) -> Iterator[FaultStack]:
+    """A private stack for the block; stopped afterwards even if it failed to start."""
+    stack = new_stack(home, **extra_env)
+    try:
+        running = start_fault_stack(stack)
+        try:
+            yield running
+        finally:
+            for client in (running.ingest, running.counter, running.edge):
+                client.close()
+            running.redis.close()
+    finally:
+        # SIGKILL, not SIGTERM: nothing of a fault stack is kept, and a graceful Celery
+        # shutdown costs seconds per test
+        for server in [*stack.apps.values(), *stack.infra.values()]:
+            server.kill()
+
+
 @pytest.fixture
 def fault_stack(tmp_path: Path) -> Iterator[Callable[..., FaultStack]]:
     """Factory: `fault_stack(**env)` starts a private stack; it is stopped after the test."""
-    stacks: list[Stack] = []
-    started: list[FaultStack] = []
+    with ExitStack() as stacks:
 
-    def start(**extra_env: str) -> FaultStack:
-        stacks.append(new_stack(tmp_path / f"stack{len(stacks)}", **extra_env))
-        started.append(start_fault_stack(stacks[-1]))  # registered first: always stopped
-        return started[-1]
+        def start(**extra_env: str) -> FaultStack:
+            return stacks.enter_context(running_stack(tmp_path / "stack", **extra_env))
 
-    yield start
-    for running in started:
-        for client in (running.ingest, running.counter, running.edge):
-            client.close()
-        running.redis.close()
-    for stack in stacks:
-        stack.stop()
+        yield start
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
