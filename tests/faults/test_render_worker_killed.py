@@ -54,7 +54,8 @@ def test_killed_worker_task_is_redelivered_and_published_exactly_once(
     wait_for(lambda: fs.redis.hlen(UNACKED) >= 2, "worker took two tasks", 20)
     in_flight = fs.redis.hlen(UNACKED)
     fs.kill("render-worker-0")
-    taken_at = max(score for _, score in fs.redis.zrange(UNACKED_INDEX, 0, -1, withscores=True))
+    taken: list[tuple[str, float]] = fs.redis.zrange(UNACKED_INDEX, 0, -1, withscores=True)  # type: ignore[assignment]
+    taken_at = max(score for _, score in taken)
     assert fs.renders() == 0  # killed while rendering: nothing was written yet
     assert fs.redis.hlen(UNACKED) == in_flight  # still owed, not acknowledged
 
