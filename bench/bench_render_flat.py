@@ -36,12 +36,12 @@ def publish_one(ctx: RenderContext, n: int) -> tuple[float, int, int]:
     """(ms, pages written, pages rendered) for one article, from render.article to flushed."""
     story = article(n)
     store(ctx, [story], threads=1)
-    rendered_before = sum(int(v) for v in ctx.redis.hvals(ctx.keys.render_count))  # type: ignore[union-attr]
+    rendered_before = sum(int(v) for v in ctx.redis.hvals(ctx.keys.render_count))
     started = time.perf_counter()
     publish_article(ctx, story.id, story.version)
     written = flush(ctx)
     ms = (time.perf_counter() - started) * 1000
-    rendered = sum(int(v) for v in ctx.redis.hvals(ctx.keys.render_count)) - rendered_before  # type: ignore[union-attr]
+    rendered = sum(int(v) for v in ctx.redis.hvals(ctx.keys.render_count)) - rendered_before
     return ms, 1 + sum(written.values()), rendered
 
 

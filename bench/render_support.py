@@ -14,6 +14,7 @@ from services.render.service import index_fields
 from services.render.settings import RenderSettings
 from services.render.tasks import build_context
 from services.stack.run import Ports, Stack
+from shared.logging import configure_logging
 from shared.models import Article, article_key
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -36,17 +37,18 @@ def infra() -> Iterator[Stack]:
 
 
 def context(stack: Stack, prefix: str, **overrides: object) -> RenderContext:
-    settings = RenderSettings(
-        environment="development",
-        redis_url=stack.urls["redis_url"],
-        s3_endpoint_url=stack.urls["s3_url"],
-        key_prefix=prefix,
-        site_bucket=f"{prefix.strip(':')}-site",
-        data_bucket=f"{prefix.strip(':')}-data",
-        hot_refresh_seconds=0,
-        log_level="WARNING",
-        **overrides,
-    )
+    fields: dict[str, object] = {
+        "environment": "development",
+        "redis_url": stack.urls["redis_url"],
+        "s3_endpoint_url": stack.urls["s3_url"],
+        "key_prefix": prefix,
+        "site_bucket": f"{prefix.strip(':')}-site",
+        "data_bucket": f"{prefix.strip(':')}-data",
+        "hot_refresh_seconds": 0,
+        "log_level": "WARNING",
+    }
+    settings = RenderSettings.model_validate(fields | overrides)
+    configure_logging(settings.log_level, json=False)
     ctx = build_context(settings)
     ctx.storage.ensure_buckets()
     ctx.schedule = lambda task, delay: None  # the benchmark flushes by itself
