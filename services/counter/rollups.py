@@ -7,6 +7,7 @@ Celery beat may run it late, twice or concurrently with the counter.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.keys import Keys
 from shared.logging import get_logger
 
 AnyRedis = Redis | RedisCluster
+Job = Callable[[AnyRedis], Awaitable[object]]
 WINDOWS = ("1h", "24h", "7d", "30d", "all")
 WINDOW_TTL = 90  # a rolling ranking is recomputed by beat every minute, or on read
 CHUNK = 500

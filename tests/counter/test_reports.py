@@ -1,0 +1,93 @@
+"""What editors read: rankings per window and channel, per-article series, the dashboard."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.counter.conftest import Counter, reader
+
+
+def hit(counter: Counter, article: str, readers: range) -> None:
+    with counter.client() as http:
+        for n in readers:
+            assert http.post(f"/v1/hits/{article}", headers=reader(n)).status_code == 200
+
+
+def test_rankings_order_articles_by_views_per_window_and_channel(counter: Counter) -> None:
+    sport = f"sport{counter.keys.prefix[1:5]}"
+    busy, quiet, other = counter.publish(sport), counter.publish(sport), counter.publish("news")
+    hit(counter, busy, range(3))
+    hit(counter, quiet, range(1))
+    hit(counter, other, range(5))
+
+    with counter.client() as http:
+        tops = {w: http.get("/v1/top", params={"window": w, "channel": sport}) for w in ("1h", "24h", "7d", "30d", "all")}  # fmt: skip
+        overall = http.get("/v1/top", params={"window": "24h", "limit": 100}).json()
+
+    for window, answer in tops.items():
+        assert answer.status_code == 200, window
+        assert [(i["id"], i["count"]) for i in answer.json()["items"]] == [(busy, 3), (quiet, 1)]
+    assert tops["all"].json()["items"][0]["title"].startswith("稿件")
+    ids = [i["id"] for i in overall["items"]]
+    assert ids.index(other) < ids.index(busy) < ids.index(quiet)
+
+
+def test_an_unpublished_article_leaves_the_rankings(counter: Counter) -> None:
+    gone = counter.publish("obituaries")
+    hit(counter, gone, range(2))
+    counter.unpublish(gone)
+    with counter.client() as http:
+        items = http.get("/v1/top", params={"window": "all", "channel": "obituaries"}).json()
+    assert items["items"] == []
+
+
+def test_bad_window_or_range_is_a_problem_naming_the_field(counter: Counter) -> None:
+    article = counter.publish()
+    with counter.client() as http:
+        window = http.get("/v1/top", params={"window": "2h"})
+        backwards = http.get(
+            f"/v1/stats/{article}", params={"from": "2026-07-02", "to": "2026-07-01"}
+        )
+        unknown = http.get(f"/v1/stats/{'f' * 20}")
+
+    assert window.status_code == 422
+    assert window.headers["content-type"] == "application/problem+json"
+    assert "window" in window.json()["detail"]
+    assert backwards.status_code == 422
+    assert backwards.json()["errors"][0]["field"] == "from"
+    assert unknown.status_code == 404
+
+
+def test_stats_show_this_hours_views_and_todays_readers(counter: Counter) -> None:
+    article = counter.publish()
+    hit(counter, article, range(4))
+    hit(counter, article, range(2))  # the same readers again: deduped, and not new uniques
+    now = datetime.now(UTC)
+
+    with counter.client() as http:
+        hours = http.get(f"/v1/stats/{article}", params={"granularity": "hour"}).json()
+        days = http.get(f"/v1/stats/{article}", params={"granularity": "day"}).json()
+
+    assert hours["total"] == 4
+    assert hours["points"][-1] == {
+        "at": now.strftime("%Y-%m-%dT%H:00:00Z"), "count": 4, "uniques": None,
+    }  # fmt: skip
+    assert len(hours["points"]) == 48
+    assert days["points"][-1]["count"] == 4
+    assert days["points"][-1]["uniques"] == 4
+    assert days["to"] == now.strftime("%Y-%m-%dT00:00:00Z")
+
+
+def test_dashboard_shows_the_top_articles_and_an_hourly_chart(counter: Counter) -> None:
+    article = counter.publish(title="看板测试稿件")
+    hit(counter, article, range(3))
+    with counter.client() as http:
+        board = http.get("/dashboard")
+        chart = http.get("/dashboard", params={"article": article})
+
+    assert board.status_code == 200
+    assert board.headers["content-type"].startswith("text/html")
+    assert "看板测试稿件" in board.text
+    assert f"/dashboard?article={article}" in board.text
+    assert chart.text.count("<svg") == 2
+    assert 'data-count="3"' in chart.text
