@@ -13,6 +13,7 @@ from services.ingest.errors import (
     BodyTooLarge,
     InvalidArticle,
     MissingKey,
+    StoreUnavailable,
     UnknownKey,
     UnsupportedMediaType,
 )
@@ -24,6 +25,7 @@ from services.ingest.schemas import ArticleAccepted, ArticleState, BatchAccepted
 from services.ingest.signing import SIGNATURE_HEADER, verify_signature
 from shared.http import PROBLEM_JSON
 from shared.ids import article_id as article_id_for
+from shared.storage import StorageUnavailable
 
 router = APIRouter(prefix="/v1", tags=["articles"])
 
@@ -60,7 +62,10 @@ async def authenticated_feed(
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise MissingKey()
-    feed = await run_in_threadpool(ctx.feeds.authenticate, key.strip())
+    try:
+        feed = await run_in_threadpool(ctx.feeds.authenticate, key.strip())
+    except StorageUnavailable as exc:  # the feed registry lives in the data bucket
+        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Object store") from exc
     if feed is None:
         raise UnknownKey()
     return feed

@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
-from shared.storage import Bucket
+from shared.logging import get_logger
+from shared.storage import Bucket, StorageUnavailable
+
+log = get_logger("pressroom.ingest.feeds")
 
 FEED_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
@@ -50,11 +53,19 @@ class FeedRegistry:
     def all(self) -> list[Feed]:
         with self._lock:
             if time.monotonic() - self._loaded_at > self.cache_seconds:
-                self._feeds = [
-                    Feed.model_validate(self.bucket.get_json(k))
-                    for k in self.bucket.keys("feeds/")
-                    if k.endswith(".json")
-                ]
+                try:
+                    self._feeds = [
+                        Feed.model_validate(self.bucket.get_json(k))
+                        for k in self.bucket.keys("feeds/")
+                        if k.endswith(".json")
+                    ]
+                except StorageUnavailable:
+                    if self._loaded_at < 0:
+                        raise
+                    # keep answering with the feeds we know: the store may be back by the
+                    # time the article is written, and if not, that write answers 503
+                    log.warning("ingest.feeds.reload_failed", known=len(self._feeds))
+                    return list(self._feeds)
                 self._loaded_at = time.monotonic()
             return list(self._feeds)
 
