@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from services.counter import service
+from services.counter.committer import CountUnavailable
 from services.counter.committer import NotPublished as Refused
 from services.counter.schemas import Counts, Granularity, HitCount, Stats, Top, Window
 from shared.http import PROBLEM_JSON
@@ -44,6 +45,8 @@ async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> 
         counted = await ctx.committer.hit(article_id, visitor)
     except Refused:
         raise service.NotPublished(article_id) from None
+    except CountUnavailable:
+        raise service.CounterError(503, "Counter unavailable", "The hit was not counted.") from None
     return HitCount(id=article_id, count=counted.count)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis, RedisCluster
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError
 
 from services.counter.settings import CounterSettings
 from services.counter.visitors import SALT_TTL, new_salt
@@ -40,6 +40,10 @@ BATCH = Histogram(
 
 class NotPublished(Exception):
     """The id is not a published article: answered 404, nothing stored."""
+
+
+class CountUnavailable(Exception):
+    """The pipeline carrying the hit failed: the hit is answered 503, not acknowledged."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,11 @@ class GroupCommit:
         now = time.time()
         try:
             replies = await self.run_scripts(by_article, now)
-        except (RedisError, OSError) as exc:
+        except Exception as exc:  # whatever it was, every waiting reader must get an answer
             log.warning("counter.commit.failed", hits=len(batch), error=repr(exc))
             for _, _, answer in batch:
                 if not answer.done():
-                    answer.set_exception(exc)
+                    answer.set_exception(CountUnavailable(repr(exc)))
             return
         BATCH.observe(len(batch))
         self.answer(by_article, replies)
@@ -145,7 +149,9 @@ class GroupCommit:
         for script, *rest in calls:
             numkeys = 4 if script == "hit" else 1
             sha = self.hit_sha if script == "hit" else self.rank_sha
-            pipe.evalsha(sha, numkeys, *rest)
+            # execute_command: redis-py's cluster pipeline refuses its evalsha() helper, but
+            # routes a raw EVALSHA by its keys, which share one slot.
+            pipe.execute_command("EVALSHA", sha, numkeys, *rest)
         return list(await pipe.execute(raise_on_error=False))
 
     def answer(self, by_article: dict[str, list[Pending]], replies: list[Any]) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.counter.committer import GroupCommit, NotPublished
+from services.counter.committer import CountUnavailable, GroupCommit, NotPublished
 from services.counter.visitors import Visitors, utc_day
 from shared.http import PROBLEM_JSON
 from shared.ids import is_article_id
@@ -75,7 +75,7 @@ class HitRoute:
         except NotPublished:
             await self.not_published(send, scope, article_id)
             return
-        except (RedisError, OSError):
+        except CountUnavailable:
             await self.unavailable(send, scope)
             return
         headers = [NO_STORE, *self.cors(ctx.cors_origins, origin)]

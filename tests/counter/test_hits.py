@@ -63,6 +63,11 @@ def test_crawlers_and_headless_browsers_are_answered_but_not_counted(counter: Co
     assert int(counter.redis.get(counter.keys.hits(article)) or 0) == 1
 
 
+def as_bytes(value: object) -> bytes:
+    assert isinstance(value, bytes)
+    return value
+
+
 def test_no_reader_address_is_stored(counter: Counter) -> None:
     article = counter.publish()
     address = "203.0.113.77"
@@ -70,15 +75,15 @@ def test_no_reader_address_is_stored(counter: Counter) -> None:
         answer = http.post(f"/v1/hits/{article}", headers={"x-forwarded-for": address})
     assert answer.json()["count"] == 1
 
-    raw = redis.Redis.from_url(counter.env["PRESSROOM_REDIS_URL"])  # HLLs are binary
-    stored: list[bytes] = []
+    raw = redis.Redis.from_url(counter.env["PRESSROOM_REDIS_URL"])
+    stored: list[bytes] = []  # raw bytes: the uniques are binary HyperLogLogs
     for key in raw.scan_iter(f"{counter.keys.prefix}*".encode(), count=1000):
-        stored.append(key)
+        stored.append(bytes(key))
         kind = raw.type(key)
         if kind == b"string":
-            stored.append(raw.get(key) or b"")
+            stored.append(as_bytes(raw.get(key)))
         elif kind == b"hash":
-            stored.extend(k + b"=" + v for k, v in raw.hgetall(key).items())
+            stored.extend(as_bytes(k) + b"=" + as_bytes(v) for k, v in raw.hgetall(key).items())
     raw.close()
     assert stored
     assert not any(address.encode() in item for item in stored)

@@ -21,7 +21,10 @@ def test_rankings_order_articles_by_views_per_window_and_channel(counter: Counte
     hit(counter, other, range(5))
 
     with counter.client() as http:
-        tops = {w: http.get("/v1/top", params={"window": w, "channel": sport}) for w in ("1h", "24h", "7d", "30d", "all")}  # fmt: skip
+        tops = {
+            w: http.get("/v1/top", params={"window": w, "channel": sport})
+            for w in ("1h", "24h", "7d", "30d", "all")
+        }
         overall = http.get("/v1/top", params={"window": "24h", "limit": 100}).json()
 
     for window, answer in tops.items():
@@ -70,8 +73,10 @@ def test_stats_show_this_hours_views_and_todays_readers(counter: Counter) -> Non
 
     assert hours["total"] == 4
     assert hours["points"][-1] == {
-        "at": now.strftime("%Y-%m-%dT%H:00:00Z"), "count": 4, "uniques": None,
-    }  # fmt: skip
+        "at": now.strftime("%Y-%m-%dT%H:00:00Z"),
+        "count": 4,
+        "uniques": None,
+    }
     assert len(hours["points"]) == 48
     assert days["points"][-1]["count"] == 4
     assert days["points"][-1]["uniques"] == 4
