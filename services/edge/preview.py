@@ -21,7 +21,13 @@ PASSED_HEADERS = {
     "retry-after",
     "location",
 }
+# Routes exactly as services/edge/nginx.conf.template does (tests/deploy/test_nginx_edge.py
+# sends the same requests to both).
 HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+def not_found() -> Response:
+    return Response("not found\n", status_code=404, media_type="text/plain")
 
 
 def site_key(path: str) -> str:
@@ -65,13 +71,21 @@ def create_app(settings: EdgeSettings | None = None) -> Starlette:
             if path.startswith(prefix):
                 query = f"?{request.url.query}" if request.url.query else ""
                 return await forward(request, f"{upstream}/{path[len(prefix) :]}{query}")
-        if request.method not in ("GET", "HEAD") or ".." in path:
-            return Response("not found\n", status_code=404, media_type="text/plain")
+        if path == "/healthz":
+            return Response("ok\n", media_type="text/plain")
+        if request.method not in ("GET", "HEAD"):
+            return Response(status_code=405)
+        if ".." in path:
+            return not_found()
         client: httpx.AsyncClient = request.app.state.client
-        key = site_key(path)
-        stored = await client.get(f"{s3}/{settings.site_bucket}/{key}")
+        try:
+            stored = await client.get(f"{s3}/{settings.site_bucket}/{site_key(path)}")
+        except httpx.HTTPError:
+            return Response("object store unavailable\n", status_code=502, media_type="text/plain")
+        if stored.status_code in (403, 404):  # 403: a missing key to a reader who cannot list
+            return not_found()
         if stored.status_code != 200:
-            return Response("not found\n", status_code=404, media_type="text/plain")
+            return Response(stored.content, status_code=502, media_type="text/plain")
         headers = {k: v for k, v in stored.headers.items() if k.lower() in PASSED_HEADERS}
         return Response(stored.content, headers=headers)
 
