@@ -109,7 +109,8 @@ class Stack:
         self.start_app("edge", "edge", "--port", str(p.edge))
         for n in range(self.workers):
             self.start_app(f"render-worker-{n}", "render-worker", "--name", f"render{n}")
-        self.start_app("scheduler", "scheduler")
+        # each stack's beat keeps its own schedule file: two beats sharing one would corrupt it
+        self.start_app("scheduler", "scheduler", "--state", str(self.home / "celerybeat-schedule"))
         for name, port in (("ingest", p.ingest), ("counter", p.counter), ("edge", p.edge)):
             servers.wait_until(
                 lambda port=port: (

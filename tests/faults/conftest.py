@@ -7,6 +7,7 @@ what `pressroom run` starts); a test stops or SIGKILLs one of them and starts it
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from celery import Celery
 
 from services.stack import servers
 from services.stack.run import Ports, Stack
@@ -48,6 +50,7 @@ class FaultStack:
     counter: httpx.Client
     edge: httpx.Client
     faults: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
 
     def log(self, name: str) -> str:
         path = self.stack.home / "logs" / f"{name}.log"
@@ -71,6 +74,16 @@ class FaultStack:
         assert not server.running
         server.start()
 
+    def supervise(self, settle: float = 3.0) -> list[str]:
+        """Restart whatever exited, as compose's `restart: unless-stopped` would; returns
+        what had to be restarted (a defect to report, though nothing may be lost by it)."""
+        time.sleep(settle)  # a process that dies of the fault dies within this
+        exited = [name for name, server in self.stack.apps.items() if not server.running]
+        for name in exited:
+            self.stack.apps[name].start()
+        self.restarted += exited
+        return exited
+
     def restart_infra(self, name: str) -> None:
         server = self.stack.infra[name]
         assert not server.running
@@ -79,6 +92,21 @@ class FaultStack:
             servers.wait_valkey(server, self.stack.ports.valkey)
         else:
             servers.wait_seaweedfs(server, self.stack.ports.s3)
+
+    def send_task(self, name: str, queue: str = "periodic", countdown: float = 0) -> None:
+        """Put one task on this stack's broker, as beat would."""
+        sender = Celery("fault-injector", broker=self.stack.urls["redis_url"])
+        try:
+            sender.send_task(name, queue=queue, countdown=countdown or None)
+        finally:
+            sender.close()
+
+    def task_outcomes(self, name: str, outcome: str = "succeeded") -> int:
+        """How many runs of a task the render worker logged with this outcome."""
+        return len(re.findall(rf"Task {re.escape(name)}\[[^\]]+\] {outcome}", self.workers_log()))
+
+    def workers_log(self) -> str:
+        return "".join(self.log(n) for n in self.stack.apps if n.startswith("render-worker"))
 
     # --- the newsroom's side -------------------------------------------------------------
 

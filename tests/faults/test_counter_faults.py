@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -135,6 +136,7 @@ def test_counts_survive_valkey_killed_and_restarted_with_aof(
 
     fs.stop_infra("valkey", kill=True)  # no shutdown save: only the AOF is left
     fs.restart_infra("valkey")
+    restarted = fs.supervise()
 
     def served() -> dict[str, int]:
         reply = fs.counter.get("/v1/counts", params={"ids": ",".join(published)})
@@ -151,5 +153,69 @@ def test_counts_survive_valkey_killed_and_restarted_with_aof(
         articles=len(published),
         hits_before=sum(before.values()),
         hits_after=sum(served().values()) - 1,
+        processes_restarted=restarted,
         lost=sum(before.values()) - (sum(served().values()) - 1),
+    )
+
+
+def test_beat_killed_and_restarted_neither_loses_nor_doubles_a_rollup(
+    counter_stack: FaultStack, published: list[str]
+) -> None:
+    fs = counter_stack
+    aid = published[1]
+    day = datetime.now(UTC).strftime("%Y%m%d")
+    before_total = int(fs.redis.get(fs.keys.hits(aid)) or 0)
+    fs.kill("scheduler")
+    sent_before = fs.log("scheduler").count("Sending due task")
+    fs.restart_app("scheduler")
+    wait_for(
+        lambda: fs.log("scheduler").count("Sending due task") > sent_before,
+        "the restarted beat sends its schedule again",
+        30,
+    )
+
+    # Beat syncs its schedule file only every few minutes, so after a SIGKILL it sends
+    # again what it had already sent: the rollup must come out the same when run twice.
+    rolled = fs.task_outcomes("counter.roll_up")
+    fs.send_task("counter.roll_up")
+    fs.send_task("counter.roll_up")
+    wait_for(lambda: fs.task_outcomes("counter.roll_up") >= rolled + 2, "two rollups", 30)
+
+    hourly: dict[str, str] = fs.redis.hgetall(fs.keys.hourly(aid))  # type: ignore[assignment]
+    todays_hours = sum(int(v) for hour, v in hourly.items() if hour.startswith(day))
+    assert todays_hours > 0
+    assert int(fs.redis.hget(fs.keys.daily(aid), day) or 0) == todays_hours
+    assert int(fs.redis.zscore(fs.keys.top_day(day), aid) or 0) == todays_hours
+    assert int(fs.redis.get(fs.keys.hits(aid)) or 0) == before_total
+    record(
+        "beat SIGKILLed and restarted",
+        faults=1,
+        rollups_run=fs.task_outcomes("counter.roll_up") - rolled,
+        hits_in_series=todays_hours,
+        daily_after_rollups=int(fs.redis.hget(fs.keys.daily(aid), day) or 0),
+        lost=todays_hours - int(fs.redis.hget(fs.keys.daily(aid), day) or 0),
+    )
+
+
+def test_counts_are_rebuilt_from_a_snapshot_after_valkey_loses_everything(
+    counter_stack: FaultStack, published: list[str]
+) -> None:
+    fs = counter_stack
+    taken = fs.task_outcomes("counter.snapshot")
+    fs.send_task("counter.snapshot")
+    wait_for(lambda: fs.task_outcomes("counter.snapshot") > taken, "snapshot written", 30)
+    saved = counted(fs, published)
+    assert all(saved.values())
+
+    fs.redis.flushall()  # Valkey's data is gone (lost volume): the data bucket is not
+    fs.faults.append("FLUSHALL valkey")
+    fs.stack.pressroom("counter", "restore")
+
+    assert counted(fs, published) == saved
+    record(
+        "Valkey emptied, counts restored from the snapshot",
+        faults=1,
+        articles=len(published),
+        hits_in_snapshot=sum(saved.values()),
+        lost=sum(saved.values()) - sum(counted(fs, published).values()),
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from tests.faults.burst import Burst
 from tests.faults.conftest import FaultStack, wait_for
 from tests.faults.figures import record
@@ -22,6 +24,7 @@ def test_every_article_answered_202_is_published_after_valkey_comes_back(
         wait_for(lambda: sum(a.during_fault for a in burst.answers) >= 12, "answers in outage", 30)
         fs.restart_infra("valkey")
         burst.fault_active = False
+        fs.supervise()
         resumed = len(burst.answers)
         wait_for(lambda: sum(a.status == 202 for a in burst.answers[resumed:]) >= 5, "resume", 30)
 
@@ -48,5 +51,31 @@ def test_every_article_answered_202_is_published_after_valkey_comes_back(
         accepted_during_outage=sum(a.during_fault for a in accepted),
         refused_503=len(refused),
         answered_500=burst.count(500),
+        processes_restarted=fs.restarted,
         lost=sum(1 for url in pages.values() if fs.page(url) is None),
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the render worker exits when the broker connection drops while it holds an "
+        "unacknowledged message (any countdown task, e.g. render.hot_refresh): "
+        "'CRITICAL celery.worker Unrecoverable error: AttributeError(\"'NoneType' object has "
+        "no attribute 'hostname'\")' from kombu 5.7 redis Channel.close -> "
+        "QoS.restore_unacked_once -> _connparams; compose restarts it, `pressroom run` stops"
+    ),
+)
+def test_render_worker_survives_a_valkey_restart(fault_stack: Callable[..., FaultStack]) -> None:
+    fs = fault_stack()
+    wait_for(lambda: "ready" in fs.log("render-worker-0"), "render worker ready", 30)
+    fs.send_task("ingest.reconcile", countdown=120)  # held by the worker, unacknowledged
+    wait_for(lambda: fs.redis.hlen("unacked") >= 1, "worker holds a countdown task", 20)
+
+    fs.stop_infra("valkey")
+    fs.restart_infra("valkey")
+
+    assert fs.supervise() == []
+    answer = fs.ingest.post("/v1/articles", json=fs.article("after-valkey-restart"))
+    assert answer.status_code == 202
+    wait_for(lambda: fs.page(str(answer.json()["url"])) is not None, "published", 30)
