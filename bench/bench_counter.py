@@ -1,0 +1,159 @@
+"""Counter hit route under wrk: the group-committed plain-ASGI route on granian and on
+uvicorn, beside a naive FastAPI endpoint doing one awaited INCR per request, same run.
+
+Every request is a distinct reader (X-Forwarded-For from the trusted loopback edge) on one
+of 20 published articles, so dedupe is on but counts nothing away: the counts in Redis
+must equal the acknowledged (200) answers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from services.stack import servers
+from shared.keys import Keys
+
+ARTICLES = 20
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+CONNECTIONS = 64
+LUA = Path(__file__).with_name("counter_hits.lua")
+
+
+def naive_app() -> FastAPI:
+    """The baseline: what a first FastAPI counter looks like."""
+    keys = Keys(os.environ["PRESSROOM_KEY_PREFIX"])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.redis = Redis.from_url(os.environ["PRESSROOM_REDIS_URL"])
+        yield
+        await app.state.redis.aclose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/v1/hits/{article_id}")
+    async def hit(article_id: str) -> dict[str, object]:
+        count = await app.state.redis.incr(keys.hits(article_id))
+        return {"id": article_id, "count": count}
+
+    return app
+
+
+@dataclass
+class Result:
+    name: str
+    acked: int
+    p50: float
+    p99: float
+    counted: int
+    client_commands: int
+    all_commands: int
+
+    @property
+    def rate(self) -> float:
+        return self.acked / SECONDS
+
+
+def article_ids() -> list[str]:
+    return [f"{n:020x}" for n in range(ARTICLES)]
+
+
+def publish(db: redis.Redis, keys: Keys) -> None:
+    for aid in article_ids():
+        db.hset(keys.article(aid), mapping={"status": "published", "channel": "news"})
+
+
+def command_calls(db: redis.Redis, sent_by_client: tuple[str, ...]) -> tuple[int, int]:
+    """(commands clients sent, commands executed including those inside scripts)."""
+    stats = db.info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    executed = sum(n for name, n in calls.items() if name not in ("info", "config|resetstat"))
+    return sum(calls.get(name, 0) for name in sent_by_client), executed
+
+
+def run_one(name: str, argv: list[str], home: Path, redis_url: str) -> Result:
+    prefix = f"bench{abs(hash(name)) % 10_000}:"
+    keys = Keys(prefix)
+    db = redis.Redis.from_url(redis_url, decode_responses=True)
+    publish(db, keys)
+    port = servers.free_port()
+    env = {
+        "PRESSROOM_ENVIRONMENT": "development",
+        "PRESSROOM_REDIS_URL": redis_url,
+        "PRESSROOM_KEY_PREFIX": prefix,
+        "PRESSROOM_LOG_JSON": "false",
+    }
+    log = home / f"{re.sub(r'[^a-z]+', '-', name)}.log"
+    server = servers.Server(name, [*argv, "--port", str(port)], log, env=env)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    probe = f"{url}/v1/hits/{'f' * 20}"
+    servers.wait_until(lambda: httpx.post(probe, timeout=1).status_code < 500, name, 30, server)
+    db.config_resetstat()
+    wrk = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "-s", str(LUA), url, "--", "20"]
+    output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+    # redis-py's incr() sends INCRBY; the hit route sends only EVALSHA (INCRBY runs inside)
+    sent = ("incrby",) if "naive" in name else ("evalsha",)
+    client_commands, all_commands = command_calls(db, sent)
+    server.stop()
+    match = re.search(r"acked=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", output)
+    assert match, output
+    counted = sum(int(db.get(keys.hits(a)) or 0) for a in article_ids())
+    db.close()
+    acked = int(match.group(1))
+    return Result(name, acked, float(match.group(2)), float(match.group(3)), counted,
+                  client_commands, all_commands)  # fmt: skip
+
+
+def main() -> None:
+    python = sys.executable
+    contenders = {
+        "naive FastAPI + INCR (uvicorn)": [
+            python, "-m", "uvicorn", "bench.bench_counter:naive_app", "--factory",
+            "--no-access-log", "--log-level", "warning",
+        ],
+        "hit route, uvicorn": [python, "-m", "services", "counter", "--server", "uvicorn"],
+        "hit route, granian": [python, "-m", "services", "counter", "--server", "granian"],
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        port = servers.free_port()
+        valkey = servers.valkey(port, home / "valkey", home / "valkey.log").start()
+        servers.wait_valkey(valkey, port)
+        try:
+            results = []
+            for name, argv in contenders.items():
+                results.append(run_one(name, argv, home, f"redis://127.0.0.1:{port}/0"))
+                time.sleep(1)
+        finally:
+            valkey.stop()
+    report(results)
+
+
+def report(results: list[Result]) -> None:
+    base = results[0].rate
+    print(f"wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, {ARTICLES} articles, a new reader per request")
+    print(f"{'':32} {'hits/s':>8} {'x naive':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'cmds/hit sent':>13} {'executed':>9} {'counted = acked':>17}")  # fmt: skip
+    for r in results:
+        # wrk stops reading when time is up: hits then in flight are counted, not seen acked.
+        late = r.counted - r.acked
+        exact = "yes" if late == 0 else (f"+{late} in flight" if 0 < late <= 64 else "NO")
+        print(
+            f"{r.name:32} {r.rate:8.0f} {r.rate / base:8.1f} {r.p50:7.2f} {r.p99:7.2f} "
+            f"{r.client_commands / r.acked:13.3f} {r.all_commands / r.acked:9.2f} {exact:>17}"
+        )
