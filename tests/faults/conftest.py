@@ -140,8 +140,24 @@ def new_stack(home: Path, **extra_env: str) -> Stack:
     return Stack(home, Ports.free(), prefix="flt:", extra_env={**FAST_RECOVERY, **extra_env})
 
 
+def start_infra(stack: Stack, attempts: int = 3) -> None:
+    """Valkey and SeaweedFS on free ports; another test on this machine may take a port
+    between our choosing it and SeaweedFS binding it, so choose again then."""
+    for attempt in range(attempts):
+        try:
+            stack.start_infra()
+            return
+        except (RuntimeError, TimeoutError):
+            for server in stack.infra.values():
+                server.kill()
+            stack.infra.clear()
+            if attempt == attempts - 1:
+                raise
+            stack.ports = Ports.free()
+
+
 def start_fault_stack(stack: Stack) -> FaultStack:
-    stack.start_infra()
+    start_infra(stack)
     key = stack.start_apps()
     settings = CommonSettings(
         environment="test",
