@@ -31,17 +31,8 @@ pytestmark = pytest.mark.slow
 def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Valkey, SeaweedFS, a render worker and beat (reconciling every second), and an ingest
     process whose Celery broker points at a port where no Valkey answers."""
-    stack = Stack(
-        tmp_path_factory.mktemp("fragile"),
-        Ports.free(),
-        prefix="frag:",
-        extra_env={
-            "PRESSROOM_RECONCILE_INTERVAL_SECONDS": "1",
-            "PRESSROOM_RECONCILE_GRACE_SECONDS": "1",
-        },
-    )
+    stack = start_infra(tmp_path_factory.mktemp("fragile"))
     try:
-        stack.start_infra()
         key = stack.feed_key()
         stack.pressroom("init", "--feed", stack.feed, "--key", key)
         stack.start_app("render-worker-0", "render-worker", "--name", "fragile0", "--pool", "solo")
@@ -60,6 +51,29 @@ def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def start_infra(home: Path, attempts: int = 3) -> Stack:
+    """Valkey and SeaweedFS on free ports; other suites on this machine pick free ports at
+    the same moment, so a lost race for one of SeaweedFS's five ports is retried."""
+    for attempt in range(attempts):
+        stack = Stack(
+            home / f"try{attempt}",
+            Ports.free(),
+            prefix="frag:",
+            extra_env={
+                "PRESSROOM_RECONCILE_INTERVAL_SECONDS": "1",
+                "PRESSROOM_RECONCILE_GRACE_SECONDS": "1",
+            },
+        )
+        try:
+            stack.start_infra()
+            return stack
+        except RuntimeError:
+            stack.stop()
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
+from typer.testing import CliRunner
+
+from services.cli import cli
 from tests.ingest.conftest import Ingest, article
 
 CONTENT_TYPES = {
@@ -69,7 +69,7 @@ def test_health_and_readiness(module_api: Ingest) -> None:
 
 def test_feeds_command_adds_lists_and_revokes(module_api: Ingest) -> None:
     settings = module_api.isolated.settings
-    env = os.environ | {
+    env = {
         "PRESSROOM_ENVIRONMENT": "test",
         "PRESSROOM_S3_ENDPOINT_URL": str(settings.s3_endpoint_url),
         "PRESSROOM_DATA_BUCKET": settings.data_bucket,
@@ -77,14 +77,9 @@ def test_feeds_command_adds_lists_and_revokes(module_api: Ingest) -> None:
     }
 
     def pressroom(*argv: str) -> str:
-        run = subprocess.run(
-            [sys.executable, "-m", "services", "feeds", *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return run.stdout
+        run = CliRunner().invoke(cli, ["feeds", *argv], env=env)
+        assert run.exit_code == 0, run.output
+        return run.output
 
     added = pressroom("add", "xinhua")
     key = re.search(r"prk_\S+", added)
@@ -92,8 +87,9 @@ def test_feeds_command_adds_lists_and_revokes(module_api: Ingest) -> None:
     client = module_api.client
     headers = {"Authorization": f"Bearer {key[0]}"}
     assert client.post("/v1/articles", json=article(), headers=headers).status_code == 202
-    assert "xinhua" in pressroom("list")
-    assert key[0] not in pressroom("list")
+    listed = pressroom("list")
+    assert "xinhua" in listed
+    assert key[0] not in listed
 
     pressroom("revoke", "xinhua")
 
