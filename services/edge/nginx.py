@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def nginx_binary() -> str:
     if not found:
         raise RuntimeError("nginx not found: install Debian's nginx-light (make system-deps)")
     return found
+
+
+def new_prefix() -> Path:
+    """A scratch directory nginx can reach even when it runs as `nobody` (not under a
+    private 0700 tree such as pytest's)."""
+    prefix = Path(tempfile.mkdtemp(prefix="pressroom-nginx-"))
+    prefix.chmod(0o755)
+    return prefix
 
 
 def write_prefix(prefix: Path, values: Mapping[str, str]) -> Path:

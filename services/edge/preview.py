@@ -74,7 +74,7 @@ def create_app(settings: EdgeSettings | None = None) -> Starlette:
         if path == "/healthz":
             return Response("ok\n", media_type="text/plain")
         if request.method not in ("GET", "HEAD"):
-            return Response(status_code=405)
+            return Response("method not allowed\n", status_code=405, media_type="text/plain")
         if ".." in path:
             return not_found()
         client: httpx.AsyncClient = request.app.state.client

@@ -119,6 +119,20 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Fill in `${NAME}`, `${NAME:-default}` and `${NAME:?error}` as compose does."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2) or "", match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise KeyError(f"compose would refuse to start: {name} {arg}")
+        return arg if op == ":-" else ""
+
+    return re.sub(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-?])([^}]*))?\}", fill, value)
+
+
 def interpolated(text: str | None = None) -> set[str]:
     """Names compose fills in from the environment or .env (`${NAME...}`)."""
     return set(INTERPOLATION.findall(COMPOSE_FILE.read_text() if text is None else text))
