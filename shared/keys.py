@@ -92,6 +92,15 @@ class Keys:
     def hot_refresh(self) -> str:
         return f"{self.prefix}render:hot-refresh"
 
+    @property
+    def outbox_done(self) -> str:
+        """Set: ids rendered whose `pending/` entry the next flush deletes (in one request)."""
+        return f"{self.prefix}render:outbox-done"
+
+    def document_cache(self, article_id: str) -> str:
+        """String, short-lived: the article document just rendered, for its neighbours' flush."""
+        return f"{self.prefix}render:doc:{{{article_id}}}"
+
     def rebuild_done(self, scope: str) -> str:
         """Set: article ids a running `pressroom rebuild` has finished (for resuming)."""
         return f"{self.prefix}render:rebuild:{scope}"

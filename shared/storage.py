@@ -115,6 +115,18 @@ class Bucket:
         except BotoCoreError as exc:
             raise StorageUnavailable(str(exc)) from exc
 
+    def delete_many(self, keys: list[str]) -> None:
+        """Delete up to 1,000 objects in one request (missing ones are not an error)."""
+        if not keys:
+            return
+        try:
+            self.client.delete_objects(
+                Bucket=self.name,
+                Delete={"Objects": [{"Key": k} for k in keys[:1000]], "Quiet": True},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(str(exc)) from exc
+
     def keys(self, prefix: str = "") -> Iterator[str]:
         for key, _ in self.entries(prefix):
             yield key

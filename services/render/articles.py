@@ -12,6 +12,8 @@ from services.render.context import Entry, RenderContext
 from services.render.pages import entries, sidebar_html
 from shared.models import Article, article_key
 
+DOCUMENT_TTL = 120  # seconds: long enough for the flush after a burst
+
 
 @dataclass(frozen=True)
 class Neighbours:
@@ -68,17 +70,38 @@ def page_fingerprint(ctx: RenderContext, document_md5: str, links: Neighbours, s
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
-def load_article(ctx: RenderContext, article_id: str) -> tuple[Article, str] | None:
-    """The stored document and its MD5 (the ETag S3 gives a single-part upload)."""
-    raw = ctx.storage.data.get(article_key(article_id))
+def load_article(
+    ctx: RenderContext, article_id: str, *, cached: bool = False, remember: bool = False
+) -> tuple[Article, str] | None:
+    """The stored document and its MD5 (the ETag S3 gives a single-part upload).
+
+    render.article always reads the data bucket and leaves the bytes in Redis (`remember`)
+    for a couple of minutes; a flush re-rendering the neighbours of what was just published
+    (`cached`) takes them from there instead of asking S3 again.
+    """
+    raw: bytes | None = None
+    if cached:
+        raw = ctx.binary_redis.get(ctx.keys.document_cache(article_id))  # type: ignore[assignment]
     if raw is None:
-        return None
+        raw = ctx.storage.data.get(article_key(article_id))
+        if raw is None:
+            return None
+        if remember:
+            ctx.binary_redis.set(ctx.keys.document_cache(article_id), raw, ex=DOCUMENT_TTL)
     return Article.model_validate(orjson.loads(raw)), hashlib.md5(raw).hexdigest()
 
 
-def render_article_page(ctx: RenderContext, article: Article, document_md5: str) -> bool:
+def render_article_page(
+    ctx: RenderContext,
+    article: Article,
+    document_md5: str,
+    *,
+    links: Neighbours | None = None,
+    new: bool = False,
+) -> bool:
+    """Write the article's page; `new` when it was never rendered (no need to ask S3)."""
     url = ctx.article_url(article.id, article.channel, article.published_at)
-    links = neighbours(ctx, article.channel, article.id)
+    links = links or neighbours(ctx, article.channel, article.id)
     side = sidebar_html(ctx)
     body = ctx.render(
         "article.html.j2",
@@ -88,7 +111,7 @@ def render_article_page(ctx: RenderContext, article: Article, document_md5: str)
         newer=links.newer,
         sidebar_html=side,
     )
-    written = ctx.write_page(url, body, "article")
+    written = ctx.write_page(url, body, "article", new=new)
     fingerprint = page_fingerprint(ctx, document_md5, links, str(side))
     ctx.redis.hset(ctx.keys.page_inputs, article.id, fingerprint)
     return written
@@ -96,7 +119,7 @@ def render_article_page(ctx: RenderContext, article: Article, document_md5: str)
 
 def rerender_article(ctx: RenderContext, article_id: str) -> bool:
     """Re-render a published article whose neighbours changed (from a flush)."""
-    loaded = load_article(ctx, article_id)
+    loaded = load_article(ctx, article_id, cached=True)
     if loaded is None or loaded[0].unpublished:
         return False
     article, md5 = loaded

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from services.render.articles import rerender_article
 from services.render.context import RenderContext
 from services.render.feeds import render_feeds, render_sitemap
+from services.render.outbox import clear_outbox
 from services.render.pages import (
     render_archive,
     render_channel_index,
@@ -73,8 +74,11 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     except Exception:
         mark_dirty(ctx, pages, series)  # hand them to the retry, or to the next flush
         raise
-    if written:
-        log.info("render.flush.done", pages=len(written), written=sum(written.values()))
+    cleared = clear_outbox(ctx)
+    if written or cleared:
+        log.info(
+            "render.flush.done", pages=len(written), written=sum(written.values()), outbox=cleared
+        )
     return written
 
 

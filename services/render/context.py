@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis
+from redis import Redis
 
 from services.render.settings import RenderSettings
 from services.render.theme import Theme
@@ -40,18 +40,25 @@ class Entry:
 class RenderContext:
     settings: RenderSettings
     storage: Storage
-    redis: redis.Redis
+    redis: Redis
     site: SiteConfig
     keys: Keys
     theme: Theme
     schedule: Callable[[str, float], object]
     """Send a render task by name after a delay (seconds)."""
+    binary_redis: Redis
+    """The same server without response decoding, for document bytes."""
+    page_hashes_complete: bool = False
+    """True once page_hashes mirrors a listing of the bucket: no entry then means no page."""
 
-    def write_page(self, key: str, body: bytes, kind: str, content_type: str = HTML) -> bool:
+    def write_page(
+        self, key: str, body: bytes, kind: str, content_type: str = HTML, *, new: bool = False
+    ) -> bool:
         """Put a page if its bytes changed; return whether it was written.
 
         The MD5 of what was last written is kept in Redis, so an unchanged page costs no
-        request to the object store; with no record there, the stored ETag decides.
+        request to the object store; with no record there, the stored ETag decides, unless
+        the caller knows the page is `new`.
         """
         md5 = hashlib.md5(body).hexdigest()
         pipe = self.redis.pipeline(transaction=False)
@@ -65,7 +72,7 @@ class RenderContext:
             body,
             content_type=content_type,
             cache_control=self.settings.html_cache_control,
-            only_if_changed=known is None,
+            only_if_changed=known is None and not (new or self.page_hashes_complete),
         )
         self.redis.hset(self.keys.page_hashes, key, md5)
         return written

@@ -72,6 +72,7 @@ def rebuild_articles(
 ) -> Summary:
     """Render the article pages whose inputs changed, resuming an interrupted run."""
     summary = Summary()
+    sync_page_hashes(ctx)
     side = refresh_sidebar(ctx)
     done_key = ctx.keys.rebuild_done(channel or "all")
     done: set[str] = ctx.redis.smembers(done_key)  # type: ignore[assignment]
@@ -175,5 +176,24 @@ def finish(ctx: RenderContext, channel: str | None, summary: Summary) -> None:
 
 
 def forget_rendered(ctx: RenderContext) -> None:
-    """`--force`: distrust the fingerprints and page hashes (e.g. the bucket was emptied)."""
-    ctx.redis.delete(ctx.keys.page_inputs, ctx.keys.page_hashes)
+    """`--force`: distrust the fingerprints, so every page is rendered again."""
+    ctx.redis.delete(ctx.keys.page_inputs)
+
+
+def sync_page_hashes(ctx: RenderContext) -> int:
+    """Replace the record of written pages with the site bucket's own listing (ETag = MD5).
+
+    One LIST per 1,000 pages instead of a HEAD per page; afterwards a page with no entry is
+    known to be missing (an emptied bucket is rebuilt), so it is written without asking.
+    """
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.delete(ctx.keys.page_hashes)
+    pages = 0
+    for key, etag in ctx.storage.site.etags(""):
+        pipe.hset(ctx.keys.page_hashes, key, etag)
+        pages += 1
+        if len(pipe) >= 2000:
+            pipe.execute()
+    pipe.execute()
+    ctx.page_hashes_complete = True
+    return pages

@@ -18,7 +18,7 @@ from services.render.coalesce import mark_dirty
 from services.render.context import RenderContext
 from services.render.pagination import page_of
 from shared.logging import get_logger
-from shared.models import Article, pending_key
+from shared.models import Article
 
 log = get_logger("pressroom.render")
 
@@ -38,7 +38,7 @@ class Placement:
 
 def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
     """Render (or withdraw) the article's page from its stored document. Idempotent."""
-    loaded = load_article(ctx, article_id)
+    loaded = load_article(ctx, article_id, remember=True)
     if loaded is None:
         log.warning("render.article.missing", id=article_id, version=version)
         return "missing"
@@ -55,11 +55,12 @@ def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
         after = None
     else:
         _index(ctx, article, url)
-        render_article_page(ctx, article, document_md5)
+        new = not previous.get("rendered_version") or previous.get("url") != url
+        render_article_page(ctx, article, document_md5, new=new)
         after = placement(ctx, article.id, ctx.redis.hgetall(ctx.keys.article(article.id)))  # type: ignore[arg-type]
     outcome = "unpublished" if article.unpublished else "published"
     _record(ctx, article, outcome)
-    _clear_pending(ctx, article.id, article.version)
+    _clear_pending(ctx, article.id)
     pages, series = dependants(ctx, article.id, before, after)
     mark_dirty(ctx, pages, series)
     ms = round((time.perf_counter() - started) * 1000, 1)
@@ -154,14 +155,12 @@ def _record(ctx: RenderContext, article: Article, outcome: str) -> None:
         mapping={
             "status": outcome,
             "rendered_version": article.version,
-            "version": article.version,
             "rendered_at": datetime.now(UTC).isoformat(),
             "error": "",
         },
     )
 
 
-def _clear_pending(ctx: RenderContext, article_id: str, version: int) -> None:
-    pending = ctx.storage.data.get_json(pending_key(article_id))
-    if pending is not None and int(pending.get("version", 0)) <= version:
-        ctx.storage.data.delete(pending_key(article_id))
+def _clear_pending(ctx: RenderContext, article_id: str) -> None:
+    """Hand the outbox entry to the next flush, which deletes a burst's in one request."""
+    ctx.redis.sadd(ctx.keys.outbox_done, article_id)

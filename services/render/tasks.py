@@ -38,6 +38,9 @@ def build_context(settings: RenderSettings) -> RenderContext:
         keys=Keys(settings.key_prefix),
         theme=Theme(site, settings.theme_dir),
         schedule=send_later,
+        binary_redis=redis.Redis.from_url(
+            settings.redis_url, socket_timeout=10, socket_connect_timeout=5
+        ),
     )
 
 

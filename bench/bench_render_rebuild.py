@@ -1,0 +1,188 @@
+"""Full rebuild of 5,000 articles into SeaweedFS, beside a Hugo build of the same articles.
+
+Pressroom: `reindex`, then a first rebuild into an empty site bucket (every page written),
+then a second rebuild with nothing changed (skipped by fingerprint, no document read).
+Hugo: Debian's `hugo` builds the same 5,000 articles to local disk with an equivalent
+theme (article page with prev/next and a cached sidebar, paginated channel lists, home,
+RSS, sitemap), timed in the same run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench.render_support import article, context, infra, store
+from services.render.context import RenderContext
+from services.render.rebuild import (
+    Summary,
+    article_documents,
+    forget_rendered,
+    rebuild_articles,
+    rebuild_lists,
+)
+from services.render.reindex import reindex
+from shared.models import Article
+
+ARTICLES = 5_000
+
+
+def newsroom() -> list[Article]:
+    channels = ["news"] * 6 + ["reviews"] * 3 + ["notices"]
+    return [article(n, channels[n % 10], headline=n % 25 == 0) for n in range(1, ARTICLES + 1)]
+
+
+def rebuild(ctx: RenderContext) -> tuple[float, Summary]:
+    started = time.perf_counter()
+    documents = article_documents(ctx)
+    done = rebuild_articles(ctx, documents)
+    lists = rebuild_lists(ctx, None)
+    seconds = time.perf_counter() - started
+    ctx.redis.delete(ctx.keys.rebuild_done("all"))
+    return seconds, Summary(
+        written=done.written + lists.written,
+        unchanged=done.unchanged + lists.unchanged,
+        failed=done.failed + lists.failed,
+    )
+
+
+# --- Hugo -------------------------------------------------------------------------------
+
+HUGO_CONFIG = """
+baseURL = "http://127.0.0.1:8000/"
+languageCode = "zh-CN"
+title = "中国通俗文艺研究会融媒体中心官网"
+disableKinds = ["taxonomy", "term"]
+[pagination]
+pagerSize = 20
+paginate = 20
+[params]
+address = "北京市丰台区马家堡东路121号院2号楼16层"
+phone = "010-53657566"
+icp = "京ICP备2021035177号"
+"""
+BASEOF = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ .Title }} - {{ site.Title }}</title><link rel="stylesheet" href="/site.css"></head>
+<body><header class="site-header"><p class="site-name"><a href="/">{{ site.Title }}</a></p>
+<nav><ul>{{ range site.Sections }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>
+{{ end }}</ul></nav>
+</header><div class="layout"><main id="main">{{ block "main" . }}{{ end }}</main>
+{{ partialCached "sidebar.html" . }}</div>
+<footer><p>{{ site.Title }} © 2013-2022 版权所有</p><p>{{ site.Params.icp }}</p>
+<address>单位地址:{{ site.Params.address }} 违法和不良信息举报电话:{{ site.Params.phone }}</address>
+</footer><script src="/pressroom.js" defer></script></body></html>
+"""
+SINGLE = """{{ define "main" }}<nav class="breadcrumb">您现在的位置 :<a href="/">首页</a>&gt;
+<a href="{{ .Parent.RelPermalink }}">新闻内页</a></nav>
+<article><h1>{{ .Title }}</h1><p class="meta"><span>时间:{{ .Date.Format "2006-01-02" }}</span>
+<span>来源:{{ .Params.source }}</span></p><div class="body">{{ .Content }}</div>
+<p class="editor">编辑:{{ .Params.editor }}</p></article>
+<nav class="prev-next">{{ with .NextInSection }}
+<p>上一篇:<a href="{{ .RelPermalink }}">{{ .Title }}</a></p>{{ end }}
+{{ with .PrevInSection }}<p>下一篇:<a href="{{ .RelPermalink }}">{{ .Title }}</a></p>{{ end }}</nav>
+{{ end }}
+"""
+LIST = """{{ define "main" }}<h1>{{ .Title }}</h1><ul class="article-list">
+{{ range (.Paginate .Pages).Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a>
+<time>{{ .Date.Format "2006-01-02" }}</time></li>{{ end }}</ul>
+<nav class="pager">{{ with .Paginator.Prev }}<a href="{{ .URL }}">较新</a>{{ end }}
+{{ with .Paginator.Next }}<a href="{{ .URL }}">较早</a>{{ end }}</nav>{{ end }}
+"""
+HOME = """{{ define "main" }}<section><h2>头条</h2><ul>
+{{ range first 8 (where site.RegularPages "Params.headline" true) }}
+<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}
+</ul></section>{{ range site.Sections }}<section><h2>{{ .Title }}</h2><ul>
+{{ range first 8 .Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}
+</ul></section>{{ end }}
+{{ end }}
+"""
+SIDEBAR = """<aside class="sidebar"><section><h2>头条</h2><ul>
+{{ range first 8 (where site.RegularPages "Params.headline" true) }}
+<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}
+</ul></section><section><h2>研究会公告</h2><ul>
+{{ range first 8 (where site.RegularPages "Section" "notices") }}
+<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}
+</ul></section><section><h2>点击排行</h2><ol>
+{{ range first 8 site.RegularPages }}
+<li><a href="{{ .RelPermalink }}">{{ .Title }}</a></li>{{ end }}
+</ol></section></aside>
+"""
+
+
+def hugo_site(root: Path, articles: list[Article]) -> None:
+    (root / "hugo.toml").write_text(HUGO_CONFIG)
+    layouts = root / "layouts"
+    for name, text in {
+        "_default/baseof.html": BASEOF,
+        "_default/single.html": SINGLE,
+        "_default/list.html": LIST,
+        "index.html": HOME,
+        "partials/sidebar.html": SIDEBAR,
+    }.items():
+        (layouts / name).parent.mkdir(parents=True, exist_ok=True)
+        (layouts / name).write_text(text)
+    for a in articles:
+        folder = root / "content" / a.channel
+        folder.mkdir(parents=True, exist_ok=True)
+        front = (
+            f'---\ntitle: "{a.title}"\ndate: {a.published_at.isoformat()}\n'
+            f'summary: "{a.summary}"\nsource: "{a.source}"\neditor: "{a.editor}"\n'
+            f"headline: {str(a.headline).lower()}\n---\n"
+        )
+        (folder / f"{a.id}.html").write_text(front + a.body_html)
+    for slug, name in (("news", "新闻动态"), ("reviews", "文艺评论"), ("notices", "研究会公告")):
+        (root / "content" / slug / "_index.md").write_text(f'---\ntitle: "{name}"\n---\n')
+
+
+def hugo_build(articles: list[Article]) -> tuple[float, int]:
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        raise SystemExit("hugo is not installed: `make system-deps` (Debian package hugo)")
+    with tempfile.TemporaryDirectory(prefix="pressroom-hugo-") as folder:
+        root = Path(folder)
+        hugo_site(root, articles)
+        started = time.perf_counter()
+        subprocess.run(
+            [hugo, "--quiet", "--source", str(root), "--destination", str(root / "public")],
+            check=True,
+        )
+        seconds = time.perf_counter() - started
+        pages = sum(1 for p in (root / "public").rglob("*") if p.suffix in (".html", ".xml"))
+    return seconds, pages
+
+
+def main() -> None:
+    articles = newsroom()
+    hugo_seconds, hugo_pages = hugo_build(articles)
+    with infra() as stack:
+        ctx = context(stack, "rebuild:")
+        store(ctx, articles)
+        started = time.perf_counter()
+        reindex(ctx)
+        reindex_seconds = time.perf_counter() - started
+        forget_rendered(ctx)
+        first_seconds, first = rebuild(ctx)
+        second_seconds, second = rebuild(ctx)
+    hugo_rate = hugo_pages / hugo_seconds
+    first_rate = first.written / first_seconds
+    print(f"articles: {ARTICLES:,}; reindex from the data bucket: {reindex_seconds:.1f} s")
+    print(f"{'build':<40} {'pages':>7} {'seconds':>8} {'pages/s':>8}")
+    hugo_row = f"{hugo_pages:>7,} {hugo_seconds:>8.2f} {hugo_rate:>8.0f}"
+    print(f"{'hugo (baseline, to local disk)':<40} {hugo_row}")
+    print(
+        f"{'pressroom rebuild, first (to SeaweedFS)':<40} {first.written:>7,} "
+        f"{first_seconds:>8.2f} {first_rate:>8.0f}"
+    )
+    print(
+        f"{'pressroom rebuild, nothing changed':<40} {second.written:>7,} "
+        f"{second_seconds:>8.2f} {'':>8}  ({second.unchanged:,} unchanged)"
+    )
+    print(f"first rebuild rate vs hugo: {first_rate / hugo_rate:.2f}x")
+    print(f"second rebuild vs first: {first_seconds / second_seconds:.1f}x faster")
+    if first.failed or second.failed:
+        print(f"FAILED pages: {first.failed} first, {second.failed} second")
