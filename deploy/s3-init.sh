@@ -10,7 +10,7 @@ site="${PRESSROOM_SITE_BUCKET:-pressroom-site}"
 data="${PRESSROOM_DATA_BUCKET:-pressroom-data}"
 
 weed_shell() {
-  echo "$1" | timeout 60 weed shell -master="$master" 2>&1
+  echo "$1" | timeout "${S3_INIT_TIMEOUT:-60}" weed shell -master="$master" 2>&1
 }
 
 has_bucket() {

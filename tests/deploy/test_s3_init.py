@@ -1,0 +1,116 @@
+"""Compose's s3-init one-shot (deploy/s3-init.sh) against SeaweedFS started as compose starts
+it (credentials on, so anonymous requests are refused): it creates both buckets, readers may
+then fetch pages from the site bucket and nothing else, and running it again changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.stack import servers
+from services.stack.run import Ports
+from shared.settings import CommonSettings
+from shared.storage import Storage
+from tests.deploy import catalog
+
+SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
+ACCESS_KEY, SECRET_KEY = "pressroom-admin", uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def guarded_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """SeaweedFS with an admin identity from the environment, as compose's `s3` service."""
+    home = tmp_path_factory.mktemp("s3-guarded")
+    port = Ports.free().s3
+    server = servers.seaweedfs(port, home / "data", home / "s3.log")
+    server.env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    server.start()
+    try:
+        servers.wait_seaweedfs(server, port)
+        yield port
+    finally:
+        server.stop()
+
+
+def buckets() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return {"PRESSROOM_SITE_BUCKET": f"site-{tag}", "PRESSROOM_DATA_BUCKET": f"data-{tag}"}
+
+
+def s3_init(port: int, names: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        **names,
+        "PATH": f"{Path(servers.weed_binary()).parent}:{os.environ['PATH']}",
+        "S3_MASTER": f"127.0.0.1:{port + 1}",  # servers.seaweedfs puts the master next door
+    }
+    return subprocess.run(
+        ["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def storage(port: int, names: dict[str, str]) -> Storage:
+    return Storage.from_settings(
+        CommonSettings(
+            environment="production",
+            s3_endpoint_url=f"http://127.0.0.1:{port}",
+            s3_access_key_id=ACCESS_KEY,
+            s3_secret_access_key=SECRET_KEY,  # type: ignore[arg-type]
+            site_bucket=names["PRESSROOM_SITE_BUCKET"],
+            data_bucket=names["PRESSROOM_DATA_BUCKET"],
+        )
+    )
+
+
+def test_site_bucket_is_readable_by_anyone_and_the_data_bucket_by_no_one(guarded_s3: int) -> None:
+    names = buckets()
+    site, data = names["PRESSROOM_SITE_BUCKET"], names["PRESSROOM_DATA_BUCKET"]
+    s3 = f"http://127.0.0.1:{guarded_s3}"
+
+    first, again = s3_init(guarded_s3, names), s3_init(guarded_s3, names)
+    store = storage(guarded_s3, names)
+    store.site.put("index.html", b"<h1>home</h1>", content_type="text/html; charset=utf-8")
+    store.data.put_json("articles/a.json", {"title": "private"})
+
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert httpx.get(f"{s3}/{site}/index.html").text == "<h1>home</h1>"
+    assert httpx.get(f"{s3}/{data}/articles/a.json").status_code == 403
+    assert httpx.put(f"{s3}/{site}/index.html", content=b"defaced").status_code == 403
+    assert httpx.get(f"{s3}/{site}/").status_code == 403  # no listing of the site either
+    assert store.site.get("index.html") == b"<h1>home</h1>"
+
+
+def test_pressroom_init_finds_the_buckets_s3_init_made(guarded_s3: int) -> None:
+    names = buckets()
+    s3_init(guarded_s3, names)
+    env = {
+        **os.environ,
+        **names,
+        "PRESSROOM_ENVIRONMENT": "production",
+        "PRESSROOM_S3_ENDPOINT_URL": f"http://127.0.0.1:{guarded_s3}",
+        "PRESSROOM_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "PRESSROOM_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+    }
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "services", "init"], env=env, capture_output=True, text=True
+    )
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert names["PRESSROOM_SITE_BUCKET"] in ran.stdout
+
+
+def test_s3_init_fails_loudly_when_the_store_does_not_answer() -> None:
+    dead = servers.free_port()
+
+    ran = s3_init(dead - 1, buckets() | {"S3_INIT_TIMEOUT": "3"})
+
+    assert ran.returncode != 0
