@@ -62,7 +62,7 @@ def storage(port: int, names: dict[str, str]) -> Storage:
             environment="production",
             s3_endpoint_url=f"http://127.0.0.1:{port}",
             s3_access_key_id=ACCESS_KEY,
-            s3_secret_access_key=SECRET_KEY,  # type: ignore[arg-type]
+            s3_secret_access_key=SECRET_KEY,
             site_bucket=names["PRESSROOM_SITE_BUCKET"],
             data_bucket=names["PRESSROOM_DATA_BUCKET"],
         )
