@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.render_support import article, context, infra, store
@@ -156,6 +157,20 @@ def hugo_build(articles: list[Article]) -> tuple[float, int]:
     return seconds, pages
 
 
+def put_ceiling(ctx: RenderContext, pages: int = 2000) -> float:
+    """Raw PUTs/s of article-sized pages into the same SeaweedFS, same threads: the ceiling
+    any renderer writing there meets on this machine."""
+    body = b"x" * 14_000
+
+    def put(n: int) -> None:
+        ctx.storage.site.put(f"ceiling/{n}.html", body, content_type="text/html")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
+        list(pool.map(put, range(pages)))
+    return pages / (time.perf_counter() - started)
+
+
 def main() -> None:
     articles = newsroom()
     hugo_seconds, hugo_pages = hugo_build(articles)
@@ -168,6 +183,7 @@ def main() -> None:
         forget_rendered(ctx)
         first_seconds, first = rebuild(ctx)
         second_seconds, second = rebuild(ctx)
+        ceiling = put_ceiling(context(stack, "ceiling:"))
     hugo_rate = hugo_pages / hugo_seconds
     first_rate = first.written / first_seconds
     print(f"articles: {ARTICLES:,}; reindex from the data bucket: {reindex_seconds:.1f} s")
@@ -182,6 +198,7 @@ def main() -> None:
         f"{'pressroom rebuild, nothing changed':<40} {second.written:>7,} "
         f"{second_seconds:>8.2f} {'':>8}  ({second.unchanged:,} unchanged)"
     )
+    print(f"{'raw S3 PUTs, same threads (ceiling)':<40} {'':>7} {'':>8} {ceiling:>8.0f}")
     print(f"first rebuild rate vs hugo: {first_rate / hugo_rate:.2f}x")
     print(f"second rebuild vs first: {first_seconds / second_seconds:.1f}x faster")
     if first.failed or second.failed:

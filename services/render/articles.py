@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
+from markupsafe import Markup
 
 from services.render.context import Entry, RenderContext
 from services.render.pages import entries, sidebar_html
@@ -97,12 +98,13 @@ def render_article_page(
     document_md5: str,
     *,
     links: Neighbours | None = None,
+    side: Markup | None = None,
     new: bool = False,
 ) -> bool:
     """Write the article's page; `new` when it was never rendered (no need to ask S3)."""
     url = ctx.article_url(article.id, article.channel, article.published_at)
     links = links or neighbours(ctx, article.channel, article.id)
-    side = sidebar_html(ctx)
+    side = side if side is not None else sidebar_html(ctx)
     body = ctx.render(
         "article.html.j2",
         article=article,

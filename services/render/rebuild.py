@@ -13,7 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
+from markupsafe import Markup
+
 from services.render.articles import (
+    Neighbours,
     load_article,
     neighbours_of,
     page_fingerprint,
@@ -80,8 +83,10 @@ def rebuild_articles(
     with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
         for batch in batches([d for d in documents if d[0] not in done], BATCH):
             stale = _stale(ctx, batch, side, channel, summary)
-            outcomes = list(pool.map(lambda aid: _rebuild_one(ctx, aid, channel), stale))
-            for aid, outcome in zip(stale, outcomes, strict=True):
+            outcomes = list(
+                pool.map(lambda item: _rebuild_one(ctx, item[0], channel, item[1], side), stale)
+            )
+            for (aid, _), outcome in zip(stale, outcomes, strict=True):
                 summary.count(outcome, aid)
             finished = [aid for aid, _ in batch if aid not in set(summary.failures)]
             if finished:
@@ -96,8 +101,9 @@ def _stale(
     side: str,
     channel: str | None,
     summary: Summary,
-) -> list[str]:
-    """Ids of the batch whose page must be rendered; the rest count as unchanged."""
+) -> list[tuple[str, Neighbours | None]]:
+    """Ids of the batch whose page must be rendered (with their neighbours, when indexed);
+    the rest count as unchanged."""
     pipe = ctx.redis.pipeline(transaction=False)
     for aid, _ in batch:
         pipe.hmget(ctx.keys.article(aid), "channel", "status")
@@ -114,11 +120,17 @@ def _stale(
         if fresh and known == page_fingerprint(ctx, etag, links[aid], side):
             summary.unchanged += 1
             continue
-        stale.append(aid)
+        stale.append((aid, links.get(aid)))
     return stale
 
 
-def _rebuild_one(ctx: RenderContext, article_id: str, channel: str | None) -> bool | None:
+def _rebuild_one(
+    ctx: RenderContext,
+    article_id: str,
+    channel: str | None,
+    links: Neighbours | None,
+    side: str,
+) -> bool | None:
     """Render one article's page; None if it failed (counted, logged, retried next run)."""
     try:
         loaded = load_article(ctx, article_id)
@@ -130,7 +142,9 @@ def _rebuild_one(ctx: RenderContext, article_id: str, channel: str | None) -> bo
         if article.unpublished:
             ctx.delete_page(ctx.article_url(article.id, article.channel, article.published_at))
             return False
-        written = render_article_page(ctx, article, md5)
+        if links and any(e and e.channel != article.channel for e in (links.older, links.newer)):
+            links = None  # the index disagrees with the document: look them up afresh
+        written = render_article_page(ctx, article, md5, links=links, side=Markup(side))
         _mark_rendered(ctx, article)
         return written
     except Exception as exc:  # one bad document must not stop a rebuild of thousands
