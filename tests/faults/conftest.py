@@ -112,7 +112,8 @@ class FaultStack:
 
     def article(self, external_id: str, **changes: object) -> dict[str, object]:
         article: dict[str, object] = json.loads(sample())
-        article.update(external_id=external_id, title=f"故障演练 {external_id}", **changes)
+        article.update(external_id=external_id, title=f"故障演练 {external_id}")
+        article.update(changes)
         return article
 
     def page(self, url: str) -> bytes | None:
