@@ -14,7 +14,10 @@ from tests.faults.conftest import FaultStack, running_stack, wait_for
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     # feed keys and revocations take effect at once (no registry cache to wait out)
     home = tmp_path_factory.mktemp("hostile")
-    with running_stack(home, PRESSROOM_FEED_CACHE_SECONDS="0") as fs:
+    # ...and the counter as in production: one count per reader per window, robots and
+    # headless browsers not counted (the development stack counts every view)
+    production_counter = {"PRESSROOM_DEDUPE_SECONDS": "30", "PRESSROOM_COUNT_HEADLESS": "false"}
+    with running_stack(home, PRESSROOM_FEED_CACHE_SECONDS="0", **production_counter) as fs:
         yield fs
 
 
