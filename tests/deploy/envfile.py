@@ -3,7 +3,8 @@ its default and description, plus the variables docker-compose.yml itself reads.
 
     .venv/bin/python -m tests.deploy.envfile > .env.example
 
-tests/deploy/test_env_example.py fails while the file differs from what this prints.
+tests/deploy/test_env_example.py fails while a setting is missing from the file (or the file
+names one that no longer exists); descriptions and defaults are refreshed by rerunning this.
 """
 
 from __future__ import annotations
