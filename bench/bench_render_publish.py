@@ -1,6 +1,6 @@
 """Publish latency: from ingest's 202 to the article page being readable from the site bucket.
 
-The whole system runs as `pressroom run` starts it (ingest, one render worker with two
+The whole system runs as `pressroom run` starts it (ingest, one render worker with four
 processes, counter, scheduler, edge) on embedded Valkey and SeaweedFS. Baseline: the same
 measurement for articles posted one at a time on an idle system. Then articles are posted
 at 50 per second for 20 seconds, each watched until its page answers 200.

@@ -19,7 +19,9 @@ class RenderSettings(CommonSettings):
     html_cache_control: str = "public, max-age=60"
     asset_cache_control: str = "public, max-age=31536000, immutable"
     visibility_timeout: int = Field(default=300, ge=5)
-    worker_concurrency: int = Field(default=2, ge=1)
+    worker_concurrency: int = Field(
+        default=4, ge=1, description="Worker processes; renders wait on S3, so 2 per core."
+    )
     flush_lock_seconds: int = Field(
         default=300, ge=10, description="A flush holding the lock longer is presumed dead."
     )
