@@ -115,14 +115,6 @@ def test_ingest_refuses_with_503_and_retry_after_while_the_object_store_is_down(
         assert int(answer.headers["retry-after"]) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the preview edge answers a bare 500 'Internal Server Error' while the site bucket is "
-        "unreachable: services/edge/preview.py edge() awaits client.get(s3 ...) without "
-        "catching httpx.HTTPError (forward() does); it should answer 502/503"
-    ),
-)
 def test_readers_get_502_or_503_not_500_while_the_object_store_is_down(outage: Outage) -> None:
     assert 500 not in outage.reader.statuses
     assert {502, 503} & set(outage.reader.statuses)
