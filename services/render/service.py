@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from redis.typing import EncodableT, FieldT
 
-from services.render.articles import load_article, neighbours, render_article_page
+from services.render.articles import Neighbours, load_article, neighbours, render_article_page
 from services.render.coalesce import mark_dirty
 from services.render.context import RenderContext
 from services.render.pagination import page_of
@@ -55,9 +55,11 @@ def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
         after = None
     else:
         _index(ctx, article, url)
+        links = neighbours(ctx, article.channel, article.id)
         new = not previous.get("rendered_version") or previous.get("url") != url
-        render_article_page(ctx, article, document_md5, new=new)
-        after = placement(ctx, article.id, ctx.redis.hgetall(ctx.keys.article(article.id)))  # type: ignore[arg-type]
+        render_article_page(ctx, article, document_md5, links=links, new=new)
+        shown = {str(k): str(v) for k, v in index_fields(article, url).items()}
+        after = placement(ctx, article.id, shown, links)
     outcome = "unpublished" if article.unpublished else "published"
     _record(ctx, article, outcome)
     _clear_pending(ctx, article.id)
@@ -68,7 +70,9 @@ def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
     return outcome
 
 
-def placement(ctx: RenderContext, article_id: str, meta: dict[str, str]) -> Placement | None:
+def placement(
+    ctx: RenderContext, article_id: str, meta: dict[str, str], links: Neighbours | None = None
+) -> Placement | None:
     channel = meta.get("channel")
     if not channel:
         return None
@@ -78,7 +82,7 @@ def placement(ctx: RenderContext, article_id: str, meta: dict[str, str]) -> Plac
     rank, published_rank = pipe.execute()
     if rank is None or published_rank is None:
         return None
-    links = neighbours(ctx, channel, article_id)
+    links = links or neighbours(ctx, channel, article_id)
     fields = ("title", "url", "published_at", "summary", "headline", "updated_at")
     return Placement(
         channel=channel,
