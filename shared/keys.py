@@ -89,10 +89,6 @@ class Keys:
         return f"{self.prefix}render:sidebar-html"
 
     @property
-    def hot_refresh(self) -> str:
-        return f"{self.prefix}render:hot-refresh"
-
-    @property
     def outbox_done(self) -> str:
         """Set: ids rendered whose `pending/` entry the next flush deletes (in one request)."""
         return f"{self.prefix}render:outbox-done"

@@ -56,7 +56,6 @@ def flush(ctx: RenderContext) -> dict[str, bool]:
         return _flush_locked(ctx)
     finally:
         ctx.redis.eval(RELEASE, 1, ctx.keys.flush_lock, token)
-        arm_hot_refresh(ctx)
 
 
 def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
@@ -111,13 +110,7 @@ def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict
 # --- the hot list ---------------------------------------------------------------------------
 
 
-def arm_hot_refresh(ctx: RenderContext) -> None:
-    """Keep one pending hot-list refresh scheduled: clicks change 点击排行 without a publish."""
-    interval = ctx.settings.hot_refresh_seconds
-    if interval and ctx.redis.set(ctx.keys.hot_refresh, "1", nx=True, ex=int(interval * 3)):
-        ctx.schedule(HOT_TASK, interval)
-
-
 def refresh_hot_list(ctx: RenderContext) -> None:
-    ctx.redis.delete(ctx.keys.hot_refresh)
+    """Sent by beat every PRESSROOM_HOT_REFRESH_SECONDS: home and sidebar pick up the
+    counter's ranking (written only if it changed the page)."""
     mark_dirty(ctx, {"home", "sidebar"}, {})

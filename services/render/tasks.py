@@ -6,9 +6,9 @@ from typing import Any
 
 import redis
 from celery import Task
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_process_init
 
-from services.render.coalesce import flush, refresh_hot_list
+from services.render.coalesce import HOT_TASK, flush, refresh_hot_list
 from services.render.context import RenderContext
 from services.render.service import publish_article
 from services.render.settings import RenderSettings
@@ -48,6 +48,20 @@ def build_context(settings: RenderSettings) -> RenderContext:
 def _init_worker_process(**_: Any) -> None:
     global _context
     _context = build_context(RenderSettings())
+
+
+@beat_init.connect
+def _schedule_hot_list(sender: Any, **_: Any) -> None:
+    """Have the one beat send render.hot_refresh: clicks change 点击排行 without a publish.
+
+    Declared here so the render service owns its schedule; beat's own entries are set
+    before this runs, so it is added to the live scheduler.
+    """
+    seconds = RenderSettings().hot_refresh_seconds
+    if seconds:
+        sender.scheduler.update_from_dict(
+            {"render-hot-list": {"task": HOT_TASK, "schedule": seconds}}
+        )
 
 
 def context() -> RenderContext:

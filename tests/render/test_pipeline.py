@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.render.coalesce import refresh_hot_list
 from services.render.service import publish_article
 from shared.models import pending_key
 from tests.render.conftest import Newsroom
@@ -59,3 +60,20 @@ def test_a_flush_that_finds_another_running_waits_its_turn(newsroom: Newsroom) -
 def test_a_task_for_an_article_that_is_gone_logs_and_returns(newsroom: Newsroom) -> None:
     assert publish_article(newsroom.ctx, "0" * 20, 3) == "missing"
     assert newsroom.scheduled == []
+
+
+def test_the_hot_list_refresh_brings_the_counters_ranking_to_home_and_sidebar(
+    newsroom: Newsroom,
+) -> None:
+    quiet, popular = newsroom.publish(1), newsroom.publish(2)
+    newsroom.flush()
+    assert "稿件 2" not in (newsroom.page("fragments/sidebar.html") or "").split("点击排行")[1]
+
+    ranking = newsroom.ctx.keys.top(newsroom.ctx.settings.hot_window)
+    newsroom.ctx.redis.zadd(ranking, {popular.id: 50, quiet.id: 3})  # as the counter does
+    refresh_hot_list(newsroom.ctx)
+    newsroom.flush()
+
+    for key in ("fragments/sidebar.html", "index.html"):
+        hot = (newsroom.page(key) or "").split("点击排行", 1)[1]
+        assert hot.index("稿件 2") < hot.index("稿件 1"), key
