@@ -29,10 +29,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        # SeaweedFS takes five consecutive ports from s3 up (see servers.seaweedfs)
-        s3 = servers.free_port()
-        while not all(not servers.port_open(s3 + i) for i in range(1, 5)):
-            s3 = servers.free_port()
+        s3 = servers.free_seaweedfs_port()
         return cls(
             edge=servers.free_port(),
             ingest=servers.free_port(),

@@ -144,6 +144,17 @@ def seaweedfs(s3_port: int, data_dir: Path, log_path: Path) -> Server:
     return Server(f"seaweedfs:{s3_port}", argv, log_path)
 
 
+def free_seaweedfs_port() -> int:
+    """An S3 port for `seaweedfs()`: it and the next four are free, and so are their gRPC
+    twins 10000 above (SeaweedFS derives them, and `weed shell` finds the master's that way).
+    """
+    while True:
+        base = free_port()
+        ports = [base + i for i in range(5)] + [base + 10000 + i for i in range(5)]
+        if base + 10004 <= 65535 and not any(port_open(p) for p in ports[1:]):
+            return base
+
+
 def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
     def probe() -> bool:
         return httpx.get(f"http://127.0.0.1:{s3_port}/", timeout=1).status_code < 500
