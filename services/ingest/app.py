@@ -35,7 +35,8 @@ def build_context(settings: IngestSettings) -> IngestContext:
             settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
         ),
         feeds=FeedRegistry(storage.data, settings.feed_cache_seconds),
-        site=load_site(settings.site_config),
+        # PRESSROOM_SITE_BASE_URL wins over site.toml: the 202's url is the public one
+        site=load_site(settings.site_config, settings.site_base_url),
         keys=Keys(settings.key_prefix),
     )
 

@@ -7,7 +7,7 @@ import orjson
 from services.ingest.signing import sign
 from shared.ids import article_id
 from shared.models import article_key, pending_key, version_key
-from tests.ingest.conftest import Ingest, article
+from tests.ingest.conftest import Ingest, IngestFactory, article
 
 
 def test_missing_wrong_and_revoked_keys_get_401_problems(api: Ingest) -> None:
@@ -48,6 +48,21 @@ def test_accepted_article_is_in_the_data_bucket_before_the_202(api: Ingest) -> N
     assert stored["title"].startswith("教育部")
     assert data.get_json(version_key(body["id"], 1)) == stored
     assert data.get_json(pending_key(body["id"])) == {"id": body["id"], "version": 1}
+
+
+def test_accepted_url_is_on_the_public_origin_the_operator_set(
+    make_ingest: IngestFactory,
+) -> None:
+    """PRESSROOM_SITE_BASE_URL overrides site.toml's base_url (config/site.toml names
+    127.0.0.1:8000, which no reader outside the machine can open)."""
+    api = make_ingest(site_base_url="https://news.example.org")
+    accepted = api.post_json(article())
+    status = api.client.get(f"/v1/articles/{accepted.json()['id']}", headers=api.headers())
+
+    assert accepted.status_code == 202
+    path = f"/news/202207/{accepted.json()['id']}.html"
+    assert accepted.json()["url"] == f"https://news.example.org{path}"
+    assert status.json()["url"] == f"https://news.example.org{path}"
 
 
 def test_replay_gives_the_same_answer_and_stores_nothing_new(api: Ingest) -> None:
