@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from tests.faults.burst import Burst
 from tests.faults.conftest import FaultStack, wait_for
 from tests.faults.figures import record
@@ -56,16 +54,6 @@ def test_every_article_answered_202_is_published_after_valkey_comes_back(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the render worker exits when the broker connection drops while it holds an "
-        "unacknowledged message (any countdown task, e.g. render.hot_refresh): "
-        "'CRITICAL celery.worker Unrecoverable error: AttributeError(\"'NoneType' object has "
-        "no attribute 'hostname'\")' from kombu 5.7 redis Channel.close -> "
-        "QoS.restore_unacked_once -> _connparams; compose restarts it, `pressroom run` stops"
-    ),
-)
 def test_render_worker_survives_a_valkey_restart(fault_stack: Callable[..., FaultStack]) -> None:
     fs = fault_stack()
     wait_for(lambda: "ready" in fs.log("render-worker-0"), "render worker ready", 30)
