@@ -11,14 +11,39 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from services.counter import service
 from services.counter.committer import CountUnavailable
 from services.counter.committer import NotPublished as Refused
-from services.counter.schemas import Counts, Granularity, HitCount, Stats, Top, Window
+from services.counter.schemas import (
+    Counts,
+    Granularity,
+    HitCount,
+    ProblemDetails,
+    Stats,
+    Top,
+    Window,
+)
 from shared.http import PROBLEM_JSON
 from shared.ids import is_article_id
 
 router = APIRouter(prefix="/v1", tags=["counter"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "Not a published article", "content": {PROBLEM_JSON: {}}}
+# Every error is problem+json (shared/http.py handlers, hotpath.problem); documenting them
+# here keeps FastAPI from claiming its application/json HTTPValidationError for 422.
+PROBLEM_TITLES = {
+    404: "Not a published article",
+    422: "Invalid request (each bad field named)",
+    503: "Counter unavailable; retry after Retry-After",
 }
+PROBLEM_SCHEMA = ProblemDetails.model_json_schema()
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {
+            "description": PROBLEM_TITLES[code],
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for code in codes
+    }
+
+
 ArticleId = Annotated[str, Path(max_length=64, description="Article id (20 hex characters)")]
 
 
@@ -31,7 +56,10 @@ ContextDep = Annotated[service.CounterContext, Depends(get_context)]
 
 
 @router.post(
-    "/hits/{article_id}", response_model=HitCount, responses=NOT_FOUND, summary="Count a view"
+    "/hits/{article_id}",
+    response_model=HitCount,
+    responses=problems(404, 422, 503),
+    summary="Count a view",
 )
 async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> HitCount:
     """Counts one view (once per reader per dedupe window; robots are answered, not counted)
@@ -50,13 +78,17 @@ async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> 
     return HitCount(id=article_id, count=counted.count)
 
 
-@router.get("/counts", response_model=Counts, summary="Totals for several articles")
+@router.get(
+    "/counts", response_model=Counts, responses=problems(422), summary="Totals for several articles"
+)
 async def get_counts(ctx: ContextDep, ids: Annotated[str, Query(max_length=4000)] = "") -> Counts:
     wanted = [i.strip() for i in ids.split(",") if i.strip()][:200]
     return Counts(counts=await service.counts(ctx, wanted))
 
 
-@router.get("/top", response_model=Top, summary="Most viewed articles (点击排行)")
+@router.get(
+    "/top", response_model=Top, responses=problems(422), summary="Most viewed articles (点击排行)"
+)
 async def get_top(
     ctx: ContextDep,
     window: Window = "all",
@@ -67,7 +99,10 @@ async def get_top(
 
 
 @router.get(
-    "/stats/{article_id}", response_model=Stats, responses=NOT_FOUND, summary="Views over time"
+    "/stats/{article_id}",
+    response_model=Stats,
+    responses=problems(404, 422),
+    summary="Views over time",
 )
 async def get_stats(
     article_id: ArticleId,

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.counter import service
-from services.counter.api import ContextDep
+from services.counter.api import ContextDep, problems
 from services.counter.schemas import Point, Top
 
 router = APIRouter(tags=["dashboard"])
@@ -32,7 +32,12 @@ def bars(points: list[Point]) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/dashboard", response_class=HTMLResponse, summary="Dashboard for editors")
+@router.get(
+    "/dashboard",
+    response_class=HTMLResponse,
+    responses=problems(404, 422),
+    summary="Dashboard for editors",
+)
 async def dashboard(
     request: Request,
     ctx: ContextDep,

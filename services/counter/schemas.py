@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Window = Literal["1h", "24h", "7d", "30d", "all"]
 Granularity = Literal["hour", "day"]
@@ -47,3 +47,18 @@ class Stats(BaseModel):
     end: datetime = Field(serialization_alias="to")
     total: int = Field(description="All-time views")
     points: list[Point]
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem+json: how every counter error is answered (hot path included)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = Field(default=None, description="The path that was asked for")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description='Each bad field: {"field": "ids", "message": "..."}'
+    )

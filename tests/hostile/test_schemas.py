@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import APIOperation, Case, CheckFunction, GenerationMode
@@ -82,14 +81,6 @@ def test_counter_never_answers_5xx(hostile: FaultStack) -> None:
     record("schemathesis: counter", operations=len(examples), examples=sum(examples.values()))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "counter's OpenAPI documents 422 as FastAPI's application/json HTTPValidationError, "
-        "but the counter answers 422 as application/problem+json (schemathesis ST105, e.g. "
-        "GET /v1/counts?ids=<4001 chars>); document PROBLEM_RESPONSES for 422 as ingest does"
-    ),
-)
 def test_counter_answers_conform_to_its_schema(hostile: FaultStack) -> None:
     schema = schemathesis.openapi.from_url(hostile.stack.urls["counter_url"] + "/openapi.json")
     fuzz(schema)
