@@ -112,12 +112,21 @@ def run(
         if sample:
             publish_sample(stack, key)
         show_urls(console, stack, key, stack.write_run_file(key))
+        restarts: dict[str, list[float]] = {}
         while not stopping:
             time.sleep(0.5)
             for name, server in stack.apps.items():
-                if not server.running and not stopping:
-                    console.print(f"[red]{name} exited[/]; see {server.log_path}")
+                if server.running or stopping:
+                    continue
+                # like compose's restart policy, but give up on a process that crash-loops
+                recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
+                if len(recent) >= 3:
+                    console.print(f"[red]{name} keeps exiting[/]; see {server.log_path}")
                     stopping = True
+                    break
+                console.print(f"[yellow]{name} exited; restarting[/] (log: {server.log_path})")
+                restarts[name] = [*recent, time.monotonic()]
+                server.start()
     finally:
         with console.status("stopping..."):
             stack.stop()

@@ -38,6 +38,22 @@ def wait_for_run_file(home: Path, process: subprocess.Popen[bytes]) -> dict[str,
     return dict(json.loads((home / "run.json").read_text()))
 
 
+def kill_child(process: subprocess.Popen[bytes], command: str) -> None:
+    for child in psutil.Process(process.pid).children(recursive=True):
+        if child.cmdline()[1:4] == ["-m", "services", command]:
+            child.kill()
+            child.wait(10)
+            return
+    raise AssertionError(f"no {command} process")
+
+
+def counter_answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def interrupt(process: subprocess.Popen[bytes]) -> tuple[int, str, list[int]]:
     children = [c.pid for c in psutil.Process(process.pid).children(recursive=True)]
     process.send_signal(signal.SIGINT)
@@ -58,11 +74,17 @@ def test_run_serves_the_sample_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
         assert docs.status_code == 200
         assert run["feed"] == "dev"
         assert run["key"].startswith("prk_")
+        kill_child(process, "counter")  # a crashed process is restarted, as compose would
+        deadline = time.monotonic() + 30
+        while not counter_answers(run["counter_url"]):
+            assert time.monotonic() < deadline, "counter was not restarted"
+            time.sleep(0.2)
     finally:
         code, output, children = interrupt(process)
 
     assert code == 0, output
     assert "Pressroom is running" in output
+    assert "counter exited; restarting" in output
     assert run["key"] in output
     assert len(children) >= 7  # valkey, seaweedfs, ingest, counter, edge, worker, scheduler
     time.sleep(0.5)
