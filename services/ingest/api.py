@@ -22,7 +22,7 @@ from services.ingest.idempotency import idempotent
 from services.ingest.metrics import ARTICLES_ACCEPTED, ARTICLES_UNCHANGED
 from services.ingest.openapi import ARTICLE_BODY, BATCH_BODY
 from services.ingest.schemas import ArticleAccepted, ArticleState, BatchAccepted
-from services.ingest.signing import SIGNATURE_HEADER, verify_signature
+from services.ingest.signing import claim_signature, verify_signature
 from shared.http import PROBLEM_JSON
 from shared.ids import article_id as article_id_for
 from shared.storage import StorageUnavailable
@@ -33,7 +33,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "content": {PROBLEM_JSON: {}}}
     for code, title in {
         401: "Missing or unknown feed key",
-        403: "Bad or missing body signature (signed feeds)",
+        403: "Missing, wrong, stale or replayed signature (signed feeds)",
         404: "No such article in this feed",
         409: "Another request for this article, or with this Idempotency-Key, is running",
         413: "Body too large",
@@ -75,7 +75,8 @@ FeedDep = Annotated[Feed, Depends(authenticated_feed)]
 
 
 async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) -> bytes:
-    """The request bytes, at most max_body_bytes, signature checked for signed feeds."""
+    """The request bytes, at most max_body_bytes; a signed feed's signature is checked and
+    used up, so the same signed request is never accepted twice."""
     limit = ctx.settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -85,7 +86,10 @@ async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) 
         body += chunk
         if len(body) > limit:
             raise BodyTooLarge(limit)
-    verify_signature(feed, bytes(body), request.headers.get(SIGNATURE_HEADER))
+    window = ctx.settings.signature_window_seconds
+    signature = verify_signature(feed, bytes(body), request.headers, window)
+    if signature is not None:
+        await run_in_threadpool(claim_signature, ctx, feed, signature)
     return bytes(body)
 
 

@@ -13,7 +13,7 @@ from services.ingest.api import router
 from services.ingest.errors import IngestError
 from services.ingest.feeds import FeedRegistry
 from services.ingest.metrics import ARTICLES_REJECTED
-from services.ingest.openapi import install_openapi
+from services.ingest.openapi import DESCRIPTION, install_openapi
 from services.ingest.service import IngestContext
 from services.ingest.settings import IngestSettings
 from shared.celery_app import configure_celery
@@ -71,6 +71,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Pressroom ingest",
         version="1",
         summary="Upstream feeds publish, update and withdraw articles here.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
     install_problem_handlers(app)

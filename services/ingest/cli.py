@@ -26,7 +26,9 @@ def _registry() -> FeedRegistry:
 @feeds_cli.command("add")
 def feeds_add(
     name: str,
-    signed: Annotated[bool, typer.Option(help="Also require an HMAC body signature")] = False,
+    signed: Annotated[
+        bool, typer.Option(help="Also require an HMAC signature of timestamp and body")
+    ] = False,
 ) -> None:
     """Create a feed (or give it a new key). The key is printed once and never stored."""
     secret = secrets.token_hex(32) if signed else None

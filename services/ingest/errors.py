@@ -38,10 +38,15 @@ class UnknownKey(IngestError):
 
 
 class BadSignature(IngestError):
+    """403: a signed feed's request is unsigned, altered, stale or replayed (signing.py)."""
+
     reason = "bad_signature"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(403, "Bad body signature", detail)
+    def __init__(
+        self, detail: str, title: str = "Bad body signature", reason: str = "bad_signature"
+    ) -> None:
+        super().__init__(403, title, detail)
+        self.reason = reason
 
 
 class BodyTooLarge(IngestError):

@@ -25,7 +25,9 @@ class Feed(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     signing_secret: str | None = Field(
-        default=None, description="When set, requests must carry X-Pressroom-Signature."
+        default=None,
+        description="When set, requests must carry X-Pressroom-Timestamp and "
+        "X-Pressroom-Signature (services/ingest/signing.py).",
     )
 
     @property

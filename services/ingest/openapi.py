@@ -44,6 +44,23 @@ EXAMPLE_ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <content type="html">&lt;p&gt;BEIJING, July 11 (Xinhua) -- ...&lt;/p&gt;</content></entry>
 </feed>"""
 
+DESCRIPTION = """\
+Authenticate with `Authorization: Bearer <feed key>`; a key reaches only its own feed's
+articles.
+
+**Signed feeds** (`pressroom feeds add NAME --signed` prints a signing secret) also send, on
+every `POST`, `PUT` and `DELETE`:
+
+    X-Pressroom-Timestamp: <Unix time in seconds>
+    X-Pressroom-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body bytes)>
+
+The body is the exact bytes sent (empty for `DELETE`). Ingest answers 403 problem+json when
+the signature is missing or does not match, when the timestamp is more than
+`PRESSROOM_SIGNATURE_WINDOW_SECONDS` (300) from its clock, or when the same signature was
+already accepted: a captured request cannot be sent again. Sign every retry anew; with an
+`Idempotency-Key` a re-signed retry gets the first answer back.
+"""
+
 COMPONENTS: list[type[BaseModel]] = [ArticleIn, NinjsDocument, BatchIn]
 
 
@@ -93,7 +110,11 @@ def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in COMPONENTS:

@@ -30,3 +30,10 @@ class IngestSettings(CommonSettings):
         gt=0,
         description="A pending entry whose version never got stored is dropped.",
     )
+    signature_window_seconds: float = Field(
+        default=300.0,
+        ge=10,
+        le=3600,
+        description="A signed feed's X-Pressroom-Timestamp may be this far from ingest's "
+        "clock; each signature is accepted once.",
+    )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
+from typing import Any
+
 import orjson
 
-from services.ingest.signing import sign
+from services.ingest.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_headers
 from shared.ids import article_id
 from shared.models import article_key, pending_key, version_key
 from tests.ingest.conftest import Ingest, IngestFactory, article
@@ -184,23 +189,26 @@ def test_signed_feed_needs_the_hmac_of_the_exact_body(api: Ingest) -> None:
 
     unsigned = api.client.post("/v1/articles", content=body, headers=headers)
     wrong = api.client.post(
-        "/v1/articles",
-        content=body,
-        headers=headers | {"X-Pressroom-Signature": sign("other-secret", body)},
+        "/v1/articles", content=body, headers=headers | signature_headers("other-secret", body)
     )
     tampered = api.client.post(
         "/v1/articles",
         content=body.replace(b"signed-1", b"signed-2"),
-        headers=headers | {"X-Pressroom-Signature": sign(api.signing_secret, body)},
+        headers=headers | signature_headers(api.signing_secret, body),
     )
-    good = api.client.post(
+    body_only = api.client.post(  # the old scheme: HMAC of the body without a timestamp
         "/v1/articles",
         content=body,
-        headers=headers | {"X-Pressroom-Signature": sign(api.signing_secret, body)},
+        headers=headers | {SIGNATURE_HEADER: "sha256=" + hmac_hex(api.signing_secret, body)},
+    )
+    good = api.client.post(
+        "/v1/articles", content=body, headers=headers | signature_headers(api.signing_secret, body)
     )
 
-    assert [a.status_code for a in (unsigned, wrong, tampered)] == [403, 403, 403]
+    assert [a.status_code for a in (unsigned, wrong, tampered, body_only)] == [403] * 4
     assert unsigned.headers["content-type"] == "application/problem+json"
+    assert TIMESTAMP_HEADER in unsigned.json()["detail"]
+    assert TIMESTAMP_HEADER in body_only.json()["detail"]
     assert good.status_code == 202
     assert api.stored_articles() == sorted(
         [
@@ -209,3 +217,63 @@ def test_signed_feed_needs_the_hmac_of_the_exact_body(api: Ingest) -> None:
             pending_key(good.json()["id"]),
         ]
     )
+
+
+def hmac_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_a_replayed_signed_request_is_refused_and_changes_nothing(api: Ingest) -> None:
+    headers = api.headers("signed", **{"Content-Type": "application/json"})
+    first = orjson.dumps(article("signed-replay", title="第一版"))
+    second = orjson.dumps(article("signed-replay", title="第二版 更正"))
+    captured = headers | signature_headers(api.signing_secret, first)
+    sent = api.client.post("/v1/articles", content=first, headers=captured)
+    corrected = api.client.post(
+        "/v1/articles",
+        content=second,
+        headers=headers | signature_headers(api.signing_secret, second),
+    )
+    replayed = api.client.post("/v1/articles", content=first, headers=captured)
+    # the feed itself may send the same text again: signed anew, it is simply a new version
+    resent = api.client.post(
+        "/v1/articles",
+        content=first,
+        headers=headers | signature_headers(api.signing_secret, first, int(time.time()) + 1),
+    )
+
+    assert (sent.status_code, corrected.status_code) == (202, 202)
+    assert replayed.status_code == 403
+    assert replayed.headers["content-type"] == "application/problem+json"
+    assert replayed.json()["title"] == "Replayed request"
+    assert "already used" in replayed.json()["detail"]
+    assert resent.status_code == 202
+    history = api.data_keys(f"articles/{sent.json()['id']}/")
+    assert len(history) == 3  # versions 1, 2 and the re-signed 3; the replay stored nothing
+
+
+def test_signatures_outside_the_window_are_refused(make_ingest: IngestFactory) -> None:
+    api = make_ingest(signature_window_seconds=60)
+    body = orjson.dumps(article("signed-window"))
+    headers = api.headers("signed", **{"Content-Type": "application/json"})
+    now = int(time.time())
+
+    def post(timestamp: int) -> Any:
+        signed = signature_headers(api.signing_secret, body, timestamp)
+        return api.client.post("/v1/articles", content=body, headers=headers | signed)
+
+    stale, ahead = post(now - 90), post(now + 90)
+    garbled = api.client.post(
+        "/v1/articles",
+        content=body,
+        headers=headers | signature_headers(api.signing_secret, body) | {TIMESTAMP_HEADER: "soon"},
+    )
+    within = post(now - 30)  # a feed whose clock is a little behind is still accepted
+
+    assert [a.status_code for a in (stale, ahead, garbled)] == [403] * 3
+    assert stale.json()["title"] == ahead.json()["title"] == "Stale signature"
+    assert "old" in stale.json()["detail"]
+    assert "ahead" in ahead.json()["detail"]
+    assert "within 60 s" in stale.json()["detail"]
+    assert TIMESTAMP_HEADER in garbled.json()["detail"]
+    assert within.status_code == 202, within.text

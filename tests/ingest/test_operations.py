@@ -7,6 +7,7 @@ import re
 from typer.testing import CliRunner
 
 from services.cli import cli
+from services.ingest.signing import TIMESTAMP_HEADER
 from tests.ingest.conftest import Ingest, article
 
 CONTENT_TYPES = {
@@ -97,3 +98,10 @@ def test_feeds_command_adds_lists_and_revokes(module_api: Ingest) -> None:
     refused = client.post("/v1/articles", json=article(), headers=headers)
     assert refused.status_code == 401
     assert refused.json()["title"] == "Unknown feed key"
+
+
+def test_docs_describe_how_a_signed_feed_signs(module_api: Ingest) -> None:
+    description = module_api.client.get("/openapi.json").json()["info"]["description"]
+    assert f"{TIMESTAMP_HEADER}: <Unix time in seconds>" in description
+    assert '"<timestamp>." + body bytes' in description
+    assert "already accepted" in description
