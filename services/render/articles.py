@@ -120,11 +120,20 @@ def render_article_page(
 
 
 def rerender_article(ctx: RenderContext, article_id: str) -> bool:
-    """Re-render a published article whose neighbours changed (from a flush)."""
+    """Re-render a published article whose neighbours changed (from a flush).
+
+    Skipped when its page was already rendered with today's neighbours (a worker running
+    beside the one that published the newer article may have seen it already).
+    """
     loaded = load_article(ctx, article_id, cached=True)
     if loaded is None or loaded[0].unpublished:
         return False
     article, md5 = loaded
     if ctx.redis.zscore(ctx.keys.channel(article.channel), article.id) is None:
         return False  # not indexed yet: its own render.article will render it
-    return render_article_page(ctx, article, md5)
+    links = neighbours(ctx, article.channel, article.id)
+    side = sidebar_html(ctx)
+    known = ctx.redis.hget(ctx.keys.page_inputs, article.id)
+    if known == page_fingerprint(ctx, md5, links, str(side)):
+        return False
+    return render_article_page(ctx, article, md5, links=links, side=side)

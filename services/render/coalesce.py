@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from services.render.articles import rerender_article
 from services.render.context import RenderContext
@@ -68,8 +69,8 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     series = {name: int(score) for name, score in series_list}
     written: dict[str, bool] = {}
     try:
-        for page in sorted(pages | set(series), key=_order):
-            written |= render_dependant(ctx, page, series.get(page, 1))
+        for group in _in_order(pages | set(series)):
+            written |= _render_group(ctx, group, series)
     except Exception:
         mark_dirty(ctx, pages, series)  # hand them to the retry, or to the next flush
         raise
@@ -81,9 +82,26 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     return written
 
 
-def _order(page: str) -> tuple[int, str]:
-    kind = page.partition(":")[0]
-    return (ORDER.index(kind) if kind in ORDER else len(ORDER), page)
+def _in_order(pages: set[str]) -> list[list[str]]:
+    """Dirty pages grouped by kind, in ORDER (unknown kinds last, to be logged)."""
+    groups: dict[int, list[str]] = {}
+    for page in sorted(pages):
+        kind = page.partition(":")[0]
+        groups.setdefault(ORDER.index(kind) if kind in ORDER else len(ORDER), []).append(page)
+    return [groups[k] for k in sorted(groups)]
+
+
+def _render_group(ctx: RenderContext, group: list[str], series: dict[str, int]) -> dict[str, bool]:
+    """Render one kind of page; a burst's neighbours (one per article) share threads, as
+    each mostly waits on S3."""
+    if len(group) == 1 or not group[0].startswith("article:"):
+        written: dict[str, bool] = {}
+        for page in group:
+            written |= render_dependant(ctx, page, series.get(page, 1))
+        return written
+    with ThreadPoolExecutor(min(len(group), ctx.settings.rebuild_threads)) as pool:
+        results = pool.map(lambda page: render_dependant(ctx, page), group)
+        return {key: value for result in results for key, value in result.items()}
 
 
 def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict[str, bool]:
