@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,15 @@ def not_found() -> Response:
     return Response("not found\n", status_code=404, media_type="text/plain")
 
 
+def body_too_slow(seconds: float) -> Response:
+    return Response(
+        f"request body too slow: it must arrive whole within {seconds:g} s\n",
+        status_code=408,
+        media_type="text/plain",
+        headers={"connection": "close"},
+    )
+
+
 def site_key(path: str) -> str:
     key = path.lstrip("/")
     if key == "" or key.endswith("/"):
@@ -53,9 +63,14 @@ def create_app(settings: EdgeSettings | None = None) -> Starlette:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers["x-forwarded-for"] = request.client.host if request.client else ""
         try:
-            upstream = await client.request(
-                request.method, url, headers=headers, content=await request.body()
-            )
+            # the whole body first, by a deadline: a stalled upload is the client's fault
+            # (408, as nginx's client_body_timeout answers), and it never reaches upstream
+            async with asyncio.timeout(settings.edge_body_timeout_seconds):
+                body = await request.body()
+        except TimeoutError:
+            return body_too_slow(settings.edge_body_timeout_seconds)
+        try:
+            upstream = await client.request(request.method, url, headers=headers, content=body)
         except httpx.HTTPError:
             return Response("upstream unavailable\n", status_code=502, media_type="text/plain")
         kept = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from services.ingest import batch, formats, service
 from services.ingest.errors import (
     BodyTooLarge,
+    BodyTooSlow,
     InvalidArticle,
     MissingKey,
     StoreUnavailable,
@@ -35,6 +37,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         401: "Missing or unknown feed key",
         403: "Missing, wrong, stale or replayed signature (signed feeds)",
         404: "No such article in this feed",
+        408: "The body did not arrive whole within body_timeout_seconds",
         409: "Another request for this article, or with this Idempotency-Key, is running",
         413: "Body too large",
         415: "Unsupported content type",
@@ -74,23 +77,37 @@ async def authenticated_feed(
 FeedDep = Annotated[Feed, Depends(authenticated_feed)]
 
 
-async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) -> bytes:
-    """The request bytes, at most max_body_bytes; a signed feed's signature is checked and
-    used up, so the same signed request is never accepted twice."""
+async def read_body(request: Request, ctx: service.IngestContext) -> bytes:
+    """The request bytes: at most max_body_bytes (413), whole within body_timeout_seconds
+    (408)."""
     limit = ctx.settings.max_body_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)  # refuse before reading a byte
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
+    seconds = ctx.settings.body_timeout_seconds
+    try:
+        # one deadline for the whole body: a per-read timeout would let a client trickle
+        # a byte at a time for ever
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise BodyTooLarge(limit)
+    except TimeoutError:
+        raise BodyTooSlow(seconds) from None
+    return bytes(body)
+
+
+async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) -> bytes:
+    """The body; a signed feed's signature is checked and used up, so the same signed
+    request is never accepted twice."""
+    body = await read_body(request, ctx)
     window = ctx.settings.signature_window_seconds
-    signature = verify_signature(feed, bytes(body), request.headers, window)
+    signature = verify_signature(feed, body, request.headers, window)
     if signature is not None:
         await run_in_threadpool(claim_signature, ctx, feed, signature)
-    return bytes(body)
+    return body
 
 
 def _answer(result: ArticleAccepted, feed: Feed, media: str) -> JSONResponse:

@@ -56,6 +56,21 @@ class BodyTooLarge(IngestError):
         super().__init__(413, "Body too large", f"the limit is {limit} bytes")
 
 
+class BodyTooSlow(IngestError):
+    """408: the body did not arrive whole in time. Uvicorn has no body-read timeout, so a
+    client trickling bytes would otherwise hold a connection (and a task) for ever."""
+
+    reason = "too_slow"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            408,
+            "Request body too slow",
+            f"the body must arrive whole within {seconds:g} s; send it again",
+            headers={"Connection": "close"},
+        )
+
+
 class UnsupportedMediaType(IngestError):
     reason = "unsupported_type"
 

@@ -59,6 +59,9 @@ the signature is missing or does not match, when the timestamp is more than
 `PRESSROOM_SIGNATURE_WINDOW_SECONDS` (300) from its clock, or when the same signature was
 already accepted: a captured request cannot be sent again. Sign every retry anew; with an
 `Idempotency-Key` a re-signed retry gets the first answer back.
+
+A request body must arrive whole within `PRESSROOM_BODY_TIMEOUT_SECONDS` (15), or the
+request is answered 408.
 """
 
 COMPONENTS: list[type[BaseModel]] = [ArticleIn, NinjsDocument, BatchIn]

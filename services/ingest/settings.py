@@ -9,6 +9,11 @@ from shared.settings import CommonSettings
 
 class IngestSettings(CommonSettings):
     max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A request body must arrive whole within this, or it is answered 408.",
+    )
     max_batch_items: int = Field(default=500, ge=1, le=5000)
     batch_threads: int = Field(
         default=8, ge=1, le=32, description="Articles of one batch stored side by side."

@@ -17,7 +17,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
     # ...and the counter as in production: one count per reader per window, robots and
     # headless browsers not counted (the development stack counts every view)
     production_counter = {"PRESSROOM_DEDUPE_SECONDS": "30", "PRESSROOM_COUNT_HEADLESS": "false"}
-    with running_stack(home, PRESSROOM_FEED_CACHE_SECONDS="0", **production_counter) as fs:
+    # ...and a stalled body is cut well before test_body_limits stops waiting for an answer
+    stall = {"PRESSROOM_BODY_TIMEOUT_SECONDS": "2", "PRESSROOM_EDGE_BODY_TIMEOUT_SECONDS": "2"}
+    with running_stack(home, PRESSROOM_FEED_CACHE_SECONDS="0", **production_counter, **stall) as fs:
         yield fs
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+import socket
 from typing import Any
 
 import orjson
@@ -95,3 +97,36 @@ def test_body_over_the_limit_is_413(make_ingest: IngestFactory) -> None:
 def test_default_body_limit_is_two_mebibytes(module_api: Ingest) -> None:
     body = orjson.dumps(article(body_html="x" * (2 * 1024 * 1024)))
     assert module_api.post(body, "application/json").status_code == 413
+
+
+def trickle(api: Ingest, declared: int, every: float = 0.3, most: int = 40) -> bytes:
+    """Send a request whose body dribbles in a byte at a time (so no single read ever
+    waits long); return the answer, or b"" if none came while it trickled."""
+    url = api.client.base_url
+    head = (
+        f"POST /v1/articles HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: Bearer {api.keys['wire']}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as sock:
+        sock.sendall(head.encode() + b'{"external_id": "slow')
+        for _ in range(most):
+            ready, _, _ = select.select([sock], [], [], every)
+            if ready:
+                return sock.recv(65536)
+            try:
+                sock.sendall(b" ")
+            except OSError:  # cut off between two bytes: the answer is waiting
+                return sock.recv(65536)
+    return b""
+
+
+def test_a_trickling_body_is_cut_off_with_408(make_ingest: IngestFactory) -> None:
+    api = make_ingest(body_timeout_seconds=1)
+    answer = trickle(api, declared=2000)
+
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"content-type: application/problem+json" in answer.lower()
+    assert b"within 1 s" in answer
+    assert api.stored_articles() == []
+    assert api.post_json(article()).status_code == 202  # the server is free for the next
