@@ -30,6 +30,13 @@ class IngestSettings(CommonSettings):
     reconcile_grace_seconds: float = Field(
         default=20.0, ge=0, description="A pending entry younger than this is left to its render."
     )
+    reconcile_requeue_hold_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="A pending entry the reconciler re-enqueued is not re-enqueued again "
+        "before this, so a backlogged render queue gets no duplicate each run (default: "
+        "four reconcile intervals).",
+    )
     reconcile_abandon_seconds: float = Field(
         default=3600.0,
         gt=0,
@@ -42,3 +49,7 @@ class IngestSettings(CommonSettings):
         description="A signed feed's X-Pressroom-Timestamp may be this far from ingest's "
         "clock; each signature is accepted once.",
     )
+
+    @property
+    def requeue_hold_seconds(self) -> float:
+        return self.reconcile_requeue_hold_seconds or 4 * self.reconcile_interval_seconds
