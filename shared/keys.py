@@ -48,58 +48,58 @@ class Keys:
     # --- render coalescing -----------------------------------------------------------
     @property
     def dirty(self) -> str:
-        return f"{self.prefix}render:dirty"
+        return f"{self.prefix}{{render}}:dirty"
 
     @property
     def flush_scheduled(self) -> str:
-        return f"{self.prefix}render:flush-scheduled"
+        return f"{self.prefix}{{render}}:flush-scheduled"
 
     @property
     def render_count(self) -> str:
         """Hash: page kind -> renders performed (observability; tests read it)."""
-        return f"{self.prefix}render:count"
+        return f"{self.prefix}{{render}}:count"
 
     @property
     def dirty_from(self) -> str:
         """Sorted set: numbered series (`archive:<channel>`, `sitemap`) -> lowest dirty page."""
-        return f"{self.prefix}render:dirty-from"
+        return f"{self.prefix}{{render}}:dirty-from"
 
     @property
     def flush_lock(self) -> str:
-        return f"{self.prefix}render:flush-lock"
+        return f"{self.prefix}{{render}}:flush-lock"
 
     @property
     def page_hashes(self) -> str:
         """Hash: site-bucket key -> MD5 of the bytes last written there (saves a HEAD)."""
-        return f"{self.prefix}render:md5"
+        return f"{self.prefix}{{render}}:md5"
 
     @property
     def page_inputs(self) -> str:
         """Hash: article id -> fingerprint of everything its page was rendered from."""
-        return f"{self.prefix}render:inputs"
+        return f"{self.prefix}{{render}}:inputs"
 
     @property
     def series_length(self) -> str:
         """Hash: numbered series -> how many pages of it exist in the site bucket."""
-        return f"{self.prefix}render:series"
+        return f"{self.prefix}{{render}}:series"
 
     @property
     def sidebar_html(self) -> str:
         """String: the rendered sidebar blocks that article pages embed."""
-        return f"{self.prefix}render:sidebar-html"
+        return f"{self.prefix}{{render}}:sidebar-html"
 
     @property
     def outbox_done(self) -> str:
         """Set: ids rendered whose `pending/` entry the next flush deletes (in one request)."""
-        return f"{self.prefix}render:outbox-done"
+        return f"{self.prefix}{{render}}:outbox-done"
 
     def document_cache(self, article_id: str) -> str:
         """String, short-lived: the article document just rendered, for its neighbours' flush."""
-        return f"{self.prefix}render:doc:{{{article_id}}}"
+        return f"{self.prefix}renderdoc:{{{article_id}}}"
 
     def rebuild_done(self, scope: str) -> str:
         """Set: article ids a running `pressroom rebuild` has finished (for resuming)."""
-        return f"{self.prefix}render:rebuild:{scope}"
+        return f"{self.prefix}{{render}}:rebuild:{scope}"
 
     # --- counter rankings (one hash tag `{rank}`: a window is a ZUNIONSTORE of hours) --
     def top(self, window: str, channel: str | None = None) -> str:

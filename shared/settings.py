@@ -48,6 +48,15 @@ class CommonSettings(BaseSettings):
         return self.broker_url or self.redis_url
 
     @model_validator(mode="after")
+    def _broker_outside_a_cluster(self) -> CommonSettings:
+        if self.redis_cluster and not self.broker_url:
+            raise ValueError(
+                "PRESSROOM_REDIS_CLUSTER is on but PRESSROOM_BROKER_URL is not set: the Celery "
+                "broker needs a single Redis (or Sentinel); kombu cannot use Redis Cluster"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> CommonSettings:
         if self.environment == "production" and self.s3_endpoint_url is not None:
             secret = self.s3_secret_access_key.get_secret_value()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +19,7 @@ from shared.celery_app import configure_celery
 from shared.http import MetricsMiddleware, install_problem_handlers, ops_router, problem_response
 from shared.keys import Keys
 from shared.logging import configure_logging, get_logger
+from shared.redis_client import connect
 from shared.site import load_site
 from shared.storage import Storage
 
@@ -31,9 +31,7 @@ def build_context(settings: IngestSettings) -> IngestContext:
     return IngestContext(
         settings=settings,
         storage=storage,
-        redis=redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
-        ),
+        redis=connect(settings, timeout=5),
         feeds=FeedRegistry(storage.data, settings.feed_cache_seconds),
         # PRESSROOM_SITE_BASE_URL wins over site.toml: the 202's url is the public one
         site=load_site(settings.site_config, settings.site_base_url),

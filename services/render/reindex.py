@@ -7,6 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from redis.client import Pipeline
+
 from services.render.articles import load_article
 from services.render.context import RenderContext
 from services.render.rebuild import article_documents, batches
@@ -61,17 +63,27 @@ def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) 
 
 
 def _replace_sets(ctx: RenderContext, sets: dict[str, dict[str, float]]) -> None:
-    """Fill each set under a scratch name, then swap all of them in one transaction."""
+    """Fill each set under a scratch name, then swap them in.
+
+    The scratch name hashes like its set (`{key}` as hash tag), so RENAME works on a Redis
+    Cluster; there the swaps are atomic one set at a time, on one server all at once.
+    """
     for key, members in sets.items():
-        scratch = f"{key}:reindex"
+        scratch = scratch_name(key)
         ctx.redis.delete(scratch)
         items = list(members.items())
         for start in range(0, len(items), 5000):
             ctx.redis.zadd(scratch, dict(items[start : start + 5000]))
-    swap = ctx.redis.pipeline(transaction=True)
+    # redis-py refuses RENAME in a cluster pipeline: there, one command per set
+    swap = ctx.redis if ctx.settings.redis_cluster else ctx.redis.pipeline(transaction=True)
     for key, members in sets.items():
         if members:
-            swap.rename(f"{key}:reindex", key)
+            swap.rename(scratch_name(key), key)
         else:
             swap.delete(key)
-    swap.execute()
+    if isinstance(swap, Pipeline):
+        swap.execute()
+
+
+def scratch_name(key: str) -> str:
+    return f"{{{key}}}:reindex"

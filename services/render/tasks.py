@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
 from celery import Task
 from celery.signals import beat_init, worker_process_init
 
@@ -16,6 +15,7 @@ from services.render.theme import Theme
 from shared.celery_app import app as celery_app
 from shared.celery_app import pressroom_task
 from shared.keys import Keys
+from shared.redis_client import connect
 from shared.site import load_site
 from shared.storage import Storage
 
@@ -27,20 +27,16 @@ def send_later(task: str, delay: float) -> None:
 
 
 def build_context(settings: RenderSettings) -> RenderContext:
-    site = load_site(settings.site_config)
+    site = load_site(settings.site_config, settings.site_base_url)
     return RenderContext(
         settings=settings,
         storage=Storage.from_settings(settings),
-        redis=redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5
-        ),
+        redis=connect(settings),
         site=site,
         keys=Keys(settings.key_prefix),
         theme=Theme(site, settings.theme_dir),
         schedule=send_later,
-        binary_redis=redis.Redis.from_url(
-            settings.redis_url, socket_timeout=10, socket_connect_timeout=5
-        ),
+        binary_redis=connect(settings, decode=False),
     )
 
 

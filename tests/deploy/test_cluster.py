@@ -18,15 +18,7 @@ from services.stack import servers
 from services.stack.run import Ports, Stack
 from tests.conftest import sample
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xfail(
-        strict=True,
-        reason="ingest and the render worker build a single-node client "
-        "(services/ingest/app.py, services/render/tasks.py use redis.Redis.from_url) and the "
-        "render's coalescing keys span slots; only the counter honours PRESSROOM_REDIS_CLUSTER",
-    ),
-]
+pytestmark = pytest.mark.slow
 ARTICLES = 6
 
 
@@ -97,3 +89,20 @@ def test_articles_are_published_and_counted_across_the_cluster(
     assert all(keys_per_master), keys_per_master  # the data is spread over all three
     assert on_broker == []  # the single Valkey carries Celery messages only
     assert len([name for name in stack.apps if name.startswith("render-worker")]) == 2
+
+
+def test_reindex_rebuilds_the_indexes_on_the_cluster(
+    cluster_stack: tuple[Stack, list[int]],
+) -> None:
+    stack, ports = cluster_stack
+    accepted = publish(stack, 99)
+    assert wait_live(stack, accepted["url"]) == 200
+    cluster = redis.RedisCluster(host="127.0.0.1", port=ports[0], decode_responses=True)
+    channel = "cl:ch:news"
+    before = cluster.zcard(channel)
+    cluster.delete(channel)  # an index lost (Redis is rebuildable from the data bucket)
+
+    stack.pressroom("reindex")
+
+    assert cluster.zcard(channel) == before
+    assert cluster.zscore(channel, accepted["id"]) is not None

@@ -11,13 +11,14 @@ import pytest
 import redis
 
 from services.stack.run import Stack
+from shared.keys import Keys
 from tests.conftest import sample
 
 BURST = 300
 
 
 def renders(db: redis.Redis, live: Stack) -> dict[str, int]:
-    counts: dict[str, str] = db.hgetall(f"{live.prefix}render:count")  # type: ignore[assignment]
+    counts: dict[str, str] = db.hgetall(Keys(live.prefix).render_count)  # type: ignore[assignment]
     return {kind: int(n) for kind, n in counts.items()}
 
 
