@@ -14,6 +14,7 @@ from shared.celery_app import pressroom_task
 from shared.keys import Keys
 from shared.logging import get_logger
 from shared.models import article_key
+from shared.redis_client import connect
 from shared.storage import Storage
 
 log = get_logger("pressroom.ingest.reconcile")
@@ -26,9 +27,7 @@ def clients() -> tuple[IngestSettings, Storage, redis.Redis, Keys]:
     global _clients
     if _clients is None:
         settings = IngestSettings()
-        db = redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2
-        )
+        db = connect(settings, timeout=5)  # one server or a Redis Cluster
         _clients = settings, Storage.from_settings(settings), db, Keys(settings.key_prefix)
     return _clients
 
