@@ -24,9 +24,14 @@ READER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 S
 
 
 def keys_of(fs: FaultStack) -> set[str]:
-    """The counter's keys and the article indexes (render's coalescing flags come and go)."""
-    render = f"{fs.stack.prefix}render:"
-    return {k for k in fs.redis.scan_iter(f"{fs.stack.prefix}*") if not k.startswith(render)}
+    """The counter's keys and the article indexes; render's coalescing state and the
+    reconciler's requeue marks come and go on their own."""
+    render = f"{fs.stack.prefix}{{render}}:"
+    return {
+        k
+        for k in fs.redis.scan_iter(f"{fs.stack.prefix}*")
+        if not k.startswith(render) and not k.endswith(":requeued")
+    }
 
 
 def count(fs: FaultStack, article_id: str) -> int:
