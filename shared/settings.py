@@ -45,16 +45,12 @@ class CommonSettings(BaseSettings):
 
     @property
     def celery_broker_url(self) -> str:
-        return self.broker_url or self.redis_url
-
-    @model_validator(mode="after")
-    def _broker_outside_a_cluster(self) -> CommonSettings:
         if self.redis_cluster and not self.broker_url:
             raise ValueError(
                 "PRESSROOM_REDIS_CLUSTER is on but PRESSROOM_BROKER_URL is not set: the Celery "
                 "broker needs a single Redis (or Sentinel); kombu cannot use Redis Cluster"
             )
-        return self
+        return self.broker_url or self.redis_url
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> CommonSettings:

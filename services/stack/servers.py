@@ -7,6 +7,7 @@ developer does.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,11 +21,29 @@ from typing import Any
 
 import httpx
 
+# Below the kernel's ephemeral range (32768 and up), so no outgoing connection can take a
+# port between our pick and the server's bind; port + 10000 (the gRPC and cluster-bus twins
+# of SeaweedFS and Valkey Cluster) stays below it too.
+SERVICE_PORTS = range(12000, 22000)
+_handed_out: set[int] = set()
+
+
+def bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port, never the same twice in one process."""
+    while True:
+        port = random.choice(SERVICE_PORTS)
+        if port not in _handed_out and bindable(port):
+            _handed_out.add(port)
+            return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -150,8 +169,9 @@ def free_seaweedfs_port() -> int:
     """
     while True:
         base = free_port()
-        ports = [base + i for i in range(5)] + [base + 10000 + i for i in range(5)]
-        if base + 10004 <= 65535 and not any(port_open(p) for p in ports[1:]):
+        ports = [base + i for i in range(1, 5)] + [base + 10000 + i for i in range(5)]
+        if all(p not in _handed_out and bindable(p) for p in ports):
+            _handed_out.update(ports)
             return base
 
 
@@ -167,7 +187,7 @@ def free_cluster_ports(count: int) -> list[int]:
     found: list[int] = []
     while len(found) < count:
         port = free_port()
-        if port <= 55535 and port not in found and not port_open(port + 10000):
+        if port not in found and bindable(port + 10000):
             found.append(port)
     return found
 
