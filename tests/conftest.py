@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from playwright.sync_api import Browser, sync_playwright
 
 from services.stack.run import Ports, Stack
 from shared.celery_app import configure_celery
@@ -88,8 +89,8 @@ class Isolated:
     keys: Keys
 
 
-@pytest.fixture
-def isolated(stack: Stack) -> Iterator[Isolated]:
+def new_isolated(stack: Stack) -> Isolated:
+    """A key prefix, buckets and Celery queues of one's own on the session's servers."""
     tag = uuid.uuid4().hex[:10]
     settings = CommonSettings(
         environment="test",
@@ -102,10 +103,39 @@ def isolated(stack: Stack) -> Iterator[Isolated]:
     )
     storage = Storage.from_settings(settings)
     storage.ensure_buckets()
-    configure_celery(settings)  # its queues are this test's own; no worker consumes them
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    yield Isolated(settings, storage, client, Keys(settings.key_prefix))
-    client.close()
+    return Isolated(settings, storage, client, Keys(settings.key_prefix))
+
+
+@pytest.fixture
+def isolated(stack: Stack) -> Iterator[Isolated]:
+    mine = new_isolated(stack)
+    configure_celery(mine.settings)  # its queues are this test's own; no worker consumes them
+    yield mine
+    mine.redis.close()
+
+
+# Chromium as root, headless, with nothing reaching out to the (closed) network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium (installed by `make test`), driven by Playwright."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        chromium.close()
 
 
 def sample(name: str = "01-seed-article.json") -> bytes:

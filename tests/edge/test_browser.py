@@ -10,32 +10,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from services.stack.run import Stack
 from tests.conftest import sample
 from tests.test_end_to_end import page_path, wait_for_page
 
 pytestmark = pytest.mark.browser
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

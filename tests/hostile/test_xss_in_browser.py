@@ -4,13 +4,11 @@ Chromium: no payload runs script, opens a dialog, or loads anything from another
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Route
 
-from tests.edge.test_browser import CHROMIUM_FLAGS
 from tests.faults.conftest import FaultStack, site_key
 from tests.faults.figures import record
 from tests.ingest.hostile import corpus
@@ -48,16 +46,6 @@ def hostile_article(fs: FaultStack, n: int, entry: dict[str, str]) -> dict[str, 
         value = f"XSS {n} {value}"
     article[entry["field"]] = value
     return article
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS
-        )
-        yield chromium
-        chromium.close()
 
 
 class Witness:

@@ -4,7 +4,6 @@ on the test's own prefix and buckets, with feeds registered in its data bucket."
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import uvicorn
 
 from services.ingest.app import create_app
@@ -20,10 +18,7 @@ from services.ingest.feeds import FeedRegistry
 from services.ingest.settings import IngestSettings
 from services.stack.run import Stack
 from services.stack.servers import free_port, wait_until
-from shared.keys import Keys
-from shared.settings import CommonSettings
-from shared.storage import Storage
-from tests.conftest import Isolated
+from tests.conftest import Isolated, new_isolated
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -106,24 +101,6 @@ def module_api(stack: Stack) -> Iterator[Ingest]:
     yield api
     stop_ingest(handle)
     isolated.redis.close()
-
-
-def new_isolated(stack: Stack) -> Isolated:
-    """What the `isolated` fixture gives one test, for a wider scope."""
-    tag = uuid.uuid4().hex[:10]
-    settings = CommonSettings(
-        environment="test",
-        redis_url=stack.urls["redis_url"],
-        s3_endpoint_url=stack.urls["s3_url"],
-        key_prefix=f"t{tag}:",
-        queue_prefix=f"t{tag}.",
-        site_bucket=f"site-{tag}",
-        data_bucket=f"data-{tag}",
-    )
-    storage = Storage.from_settings(settings)
-    storage.ensure_buckets()
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-    return Isolated(settings, storage, client, Keys(settings.key_prefix))
 
 
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
