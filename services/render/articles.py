@@ -105,7 +105,17 @@ def render_article_page(
     url = ctx.article_url(article.id, article.channel, article.published_at)
     links = links or neighbours(ctx, article.channel, article.id)
     side = side if side is not None else sidebar_html(ctx)
-    body = ctx.render(
+    body = article_page(ctx, article, url, links, side)
+    written = ctx.write_page(url, body, "article", new=new)
+    fingerprint = page_fingerprint(ctx, document_md5, links, str(side))
+    ctx.redis.hset(ctx.keys.page_inputs, article.id, fingerprint)
+    return written
+
+
+def article_page(
+    ctx: RenderContext, article: Article, url: str, links: Neighbours, side: Markup
+) -> bytes:
+    return ctx.render(
         "article.html.j2",
         article=article,
         url=url,
@@ -113,10 +123,6 @@ def render_article_page(
         newer=links.newer,
         sidebar_html=side,
     )
-    written = ctx.write_page(url, body, "article", new=new)
-    fingerprint = page_fingerprint(ctx, document_md5, links, str(side))
-    ctx.redis.hset(ctx.keys.page_inputs, article.id, fingerprint)
-    return written
 
 
 def rerender_article(ctx: RenderContext, article_id: str) -> bool:

@@ -77,6 +77,12 @@ class RenderContext:
         self.redis.hset(self.keys.page_hashes, key, md5)
         return written
 
+    def put_page(self, key: str, body: bytes, content_type: str = HTML) -> bool:
+        """Put a page the caller knows changed; the caller records its MD5."""
+        return self.storage.site.put(
+            key, body, content_type=content_type, cache_control=self.settings.html_cache_control
+        )
+
     def delete_page(self, key: str) -> None:
         self.storage.site.delete(key)
         self.redis.hdel(self.keys.page_hashes, key)

@@ -8,47 +8,35 @@ are kept in a Redis set until the run completes: an interrupted rebuild resumes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from itertools import islice
-
-from markupsafe import Markup
-
-from services.render.articles import (
-    Neighbours,
-    load_article,
-    neighbours_of,
-    page_fingerprint,
-    render_article_page,
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    wait,
 )
+from dataclasses import dataclass, field
+
 from services.render.coalesce import render_dependant
 from services.render.context import RenderContext
 from services.render.pages import refresh_sidebar
+from services.render.rebuild_pages import (
+    Job,
+    job_shares,
+    rebuild_pages,
+    rebuild_share,
+    start_worker,
+)
+from services.render.summary import Summary, batches
 from shared.logging import get_logger
-from shared.models import Article
+
+__all__ = ["Summary", "batches", "rebuild_articles", "rebuild_lists"]
 
 log = get_logger("pressroom.render.rebuild")
-BATCH = 250
 Advance = Callable[[int], None]
-
-
-@dataclass
-class Summary:
-    written: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    resumed: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    def count(self, outcome: bool | None, what: str) -> None:
-        if outcome is None:
-            self.failed += 1
-            self.failures.append(what)
-        elif outcome:
-            self.written += 1
-        else:
-            self.unchanged += 1
 
 
 def article_documents(ctx: RenderContext) -> list[tuple[str, str]]:
@@ -58,12 +46,6 @@ def article_documents(ctx: RenderContext) -> list[tuple[str, str]]:
         if key.endswith(".json"):
             found.append((key.removeprefix("articles/").removesuffix(".json"), etag))
     return found
-
-
-def batches(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def rebuild_articles(
@@ -80,83 +62,77 @@ def rebuild_articles(
     done_key = ctx.keys.rebuild_done(channel or "all")
     done: set[str] = ctx.redis.smembers(done_key)  # type: ignore[assignment]
     summary.resumed = len(done)
-    with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
-        for batch in batches([d for d in documents if d[0] not in done], BATCH):
-            stale = _stale(ctx, batch, side, channel, summary)
-            outcomes = list(
-                pool.map(lambda item: _rebuild_one(ctx, item[0], channel, item[1], side), stale)
-            )
-            for (aid, _), outcome in zip(stale, outcomes, strict=True):
-                summary.count(outcome, aid)
-            finished = [aid for aid, _ in batch if aid not in set(summary.failures)]
-            if finished:
-                ctx.redis.sadd(done_key, *finished)
-            advance(len(batch))
+    todo = [d for d in documents if d[0] not in done]
+    del done
+    advance(len(documents) - len(todo))
+    shares = job_shares(ctx, todo, side, channel, summary, advance)
+    with Renderers(ctx, channel, side, done_key, summary, advance) as renderers:
+        for share in shares:
+            renderers.render(share)
     return summary
 
 
-def _stale(
-    ctx: RenderContext,
-    batch: list[tuple[str, str]],
-    side: str,
-    channel: str | None,
-    summary: Summary,
-) -> list[tuple[str, Neighbours | None]]:
-    """Ids of the batch whose page must be rendered (with their neighbours, when indexed);
-    the rest count as unchanged."""
-    pipe = ctx.redis.pipeline(transaction=False)
-    for aid, _ in batch:
-        pipe.hmget(ctx.keys.article(aid), "channel", "status")
-        pipe.hget(ctx.keys.page_inputs, aid)
-    answers = pipe.execute()
-    metas, stored = answers[0::2], answers[1::2]
-    placed = [(m[0], aid) for (aid, _), m in zip(batch, metas, strict=True) if m[0]]
-    links = neighbours_of(ctx, placed)
-    stale = []
-    for (aid, etag), (home, status), known in zip(batch, metas, stored, strict=True):
-        if channel and home and home != channel:
-            continue
-        fresh = known and status == "published" and aid in links
-        if fresh and known == page_fingerprint(ctx, etag, links[aid], side):
-            summary.unchanged += 1
-            continue
-        stale.append((aid, links.get(aid)))
-    return stale
+@dataclass
+class Renderers:
+    """Where shares of jobs are rendered: worker processes, one per core by default.
 
+    Rendering and boto3 are CPU work that one process, holding the GIL, cannot spread over
+    the cores. The pool starts with the first full share, so a rebuild with little to do
+    (the second one, say) renders it here without starting processes; at most two shares
+    per process wait, so memory stays bounded however large the archive.
+    """
 
-def _rebuild_one(
-    ctx: RenderContext,
-    article_id: str,
-    channel: str | None,
-    links: Neighbours | None,
-    side: str,
-) -> bool | None:
-    """Render one article's page; None if it failed (counted, logged, retried next run)."""
-    try:
-        loaded = load_article(ctx, article_id)
-        if loaded is None:
-            return False
-        article, md5 = loaded
-        if channel and article.channel != channel:
-            return False
-        if article.unpublished:
-            ctx.delete_page(ctx.article_url(article.id, article.channel, article.published_at))
-            return False
-        if links and any(e and e.channel != article.channel for e in (links.older, links.newer)):
-            links = None  # the index disagrees with the document: look them up afresh
-        written = render_article_page(ctx, article, md5, links=links, side=Markup(side))
-        _mark_rendered(ctx, article)
-        return written
-    except Exception as exc:  # one bad document must not stop a rebuild of thousands
-        log.warning("render.rebuild.failed", id=article_id, error=repr(exc))
-        return None
+    ctx: RenderContext
+    channel: str | None
+    side: str
+    done_key: str
+    summary: Summary
+    advance: Advance
+    pool: ProcessPoolExecutor | None = None
+    pending: dict[Future[Summary], int] = field(default_factory=dict)
 
+    @property
+    def processes(self) -> int:
+        return self.ctx.settings.rebuild_processes or os.cpu_count() or 1
 
-def _mark_rendered(ctx: RenderContext, article: Article) -> None:
-    ctx.redis.hset(
-        ctx.keys.article(article.id),
-        mapping={"status": "published", "rendered_version": article.version},
-    )
+    def render(self, share: list[Job]) -> None:
+        full = len(share) >= self.ctx.settings.rebuild_share
+        if self.processes == 1 or (self.pool is None and not full):
+            self._done(
+                rebuild_pages(self.ctx, share, self.channel, self.side, self.done_key), len(share)
+            )
+            return
+        if self.pool is None:
+            spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+            self.pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=spawn,
+                initializer=start_worker,
+                initargs=(self.ctx.settings,),
+            )
+        task = self.pool.submit(rebuild_share, share, self.channel, self.side, self.done_key)
+        self.pending[task] = len(share)
+        while len(self.pending) >= 2 * self.processes:
+            self._collect(FIRST_COMPLETED)
+
+    def _collect(self, until: str) -> None:
+        for task in wait(self.pending, return_when=until).done:
+            self._done(task.result(), self.pending.pop(task))
+
+    def _done(self, share: Summary, articles: int) -> None:
+        self.summary.add(share)
+        self.advance(articles)
+
+    def __enter__(self) -> Renderers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.pending and exc[0] is None:
+                self._collect(ALL_COMPLETED)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
 
 
 def list_pages(ctx: RenderContext, channel: str | None) -> list[str]:

@@ -30,6 +30,9 @@ class Theme:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # the fingerprint is taken once at start: an edited theme needs a restart anyway,
+            # and checking each template's mtime on every render costs a stat per page
+            auto_reload=False,
         )
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date

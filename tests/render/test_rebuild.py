@@ -11,10 +11,19 @@ from services.cli import cli
 from shared.models import article_key
 from tests.render.conftest import Newsroom
 
+# In one process, and shared out to two processes four articles at a time (the 12 articles
+# of `archive` then take three shares, as a large archive does).
+POOLS: dict[str, dict[str, str]] = {
+    "one process": {},
+    "two processes": {"PRESSROOM_REBUILD_PROCESSES": "2", "PRESSROOM_REBUILD_SHARE": "4"},
+}
 
-def run(newsroom: Newsroom, *argv: str) -> tuple[int, str]:
+
+def run(newsroom: Newsroom, *argv: str, pool: str = "one process") -> tuple[int, str]:
     settings = newsroom.ctx.settings
     env = {
+        "PRESSROOM_REBUILD_PROCESSES": "1",
+        **POOLS[pool],
         "PRESSROOM_ENVIRONMENT": "test",
         "PRESSROOM_REDIS_URL": settings.redis_url,
         "PRESSROOM_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
@@ -43,37 +52,41 @@ def archive(newsroom: Newsroom) -> Newsroom:
     return newsroom
 
 
-def test_rebuild_restores_lost_pages_then_finds_nothing_to_do(archive: Newsroom) -> None:
+@pytest.mark.parametrize("pool", POOLS)
+def test_rebuild_restores_lost_pages_then_finds_nothing_to_do(archive: Newsroom, pool: str) -> None:
     lost = archive.url(archive.file(3))
     archive.isolated.storage.site.delete(lost)
     archive.isolated.storage.site.delete("news/index.html")
 
-    code, output = run(archive, "rebuild", "--force")
+    code, output = run(archive, "rebuild", "--force", pool=pool)
     assert code == 0, output
     assert summary(output)["failed"] == 0
     assert summary(output)["pages written"] >= 2
     assert "稿件 3" in (archive.page(lost) or "")
     assert "稿件 11" in (archive.page("news/index.html") or "")
 
-    code, output = run(archive, "rebuild")
+    code, output = run(archive, "rebuild", pool=pool)
     assert code == 0, output
     assert summary(output)["pages written"] == 0
     assert summary(output)["unchanged"] >= 12
 
 
-def test_rebuild_reports_a_bad_document_and_resumes_after_it_is_fixed(archive: Newsroom) -> None:
+@pytest.mark.parametrize("pool", POOLS)
+def test_rebuild_reports_a_bad_document_and_resumes_after_it_is_fixed(
+    archive: Newsroom, pool: str
+) -> None:
     data = archive.isolated.storage.data
     good = data.get(article_key(f"{5:020x}"))
     assert good is not None
     data.put(article_key(f"{5:020x}"), b"{not json", content_type="application/json")
 
-    code, output = run(archive, "rebuild", "--force")
+    code, output = run(archive, "rebuild", "--force", pool=pool)
     assert code == 1
     assert summary(output)["failed"] == 1
     assert "00000000000000000005" in output
 
     data.put(article_key(f"{5:020x}"), good, content_type="application/json")
-    code, output = run(archive, "rebuild")
+    code, output = run(archive, "rebuild", pool=pool)
     assert code == 0, output
     assert "resumed after" in output
     assert summary(output)["failed"] == 0

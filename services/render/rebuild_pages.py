@@ -1,0 +1,188 @@
+"""Article pages of a rebuild: which must be rendered, and rendering a share of them.
+
+The process that runs the rebuild sorts the archive into unchanged pages and jobs (Redis
+round trips only); shares of jobs go to worker processes, whose threads each read one
+document, render it and write it if its bytes changed. A batch's page hashes, fingerprints
+and progress are recorded in one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from services.render.articles import (
+    Neighbours,
+    article_page,
+    load_article,
+    neighbours,
+    neighbours_of,
+    page_fingerprint,
+)
+from services.render.context import RenderContext
+from services.render.settings import RenderSettings
+from services.render.summary import BATCH, Summary, batches
+from shared.logging import get_logger
+
+log = get_logger("pressroom.render.rebuild")
+_worker: RenderContext | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One article page to render, with what the batch already looked up for it."""
+
+    article_id: str
+    links: Neighbours | None
+    page: str  # where the index says its page lives
+    known_md5: str | None  # MD5 of the page in the bucket (from the listing), if any
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What rendering one page did; recorded in Redis with the rest of its batch."""
+
+    article_id: str
+    written: bool | None  # None: it failed (counted, logged, retried next run)
+    page: str = ""
+    md5: str = ""
+    fingerprint: str = ""
+    version: int = 0
+
+
+def stale_jobs(
+    ctx: RenderContext,
+    batch: list[tuple[str, str]],
+    side: str,
+    channel: str | None,
+    summary: Summary,
+) -> list[Job]:
+    """The batch's pages that must be rendered; the rest count as unchanged."""
+    pipe = ctx.redis.pipeline(transaction=False)
+    for aid, _ in batch:
+        pipe.hmget(ctx.keys.article(aid), "channel", "status", "url")
+        pipe.hget(ctx.keys.page_inputs, aid)
+    answers = pipe.execute()
+    metas, stored = answers[0::2], answers[1::2]
+    placed = [(m[0], aid) for (aid, _), m in zip(batch, metas, strict=True) if m[0]]
+    links = neighbours_of(ctx, placed)
+    stale = []
+    for (aid, etag), (home, status, url), known in zip(batch, metas, stored, strict=True):
+        if channel and home and home != channel:
+            continue
+        fresh = known and status == "published" and aid in links
+        if fresh and known == page_fingerprint(ctx, etag, links[aid], side):
+            summary.unchanged += 1
+            continue
+        stale.append((aid, links.get(aid), url or ""))
+    known = _page_hashes(ctx, [url for *_, url in stale])
+    return [Job(aid, near, url, md5) for (aid, near, url), md5 in zip(stale, known, strict=True)]
+
+
+def _page_hashes(ctx: RenderContext, pages: list[str]) -> list[str | None]:
+    if not pages:
+        return []
+    return ctx.redis.hmget(ctx.keys.page_hashes, pages)  # type: ignore[return-value]
+
+
+def _rebuild_one(ctx: RenderContext, job: Job, channel: str | None, side: str) -> Rendered:
+    """Render one article's page and write it if its bytes changed (no Redis write here:
+    the batch records every page at once)."""
+    try:
+        loaded = load_article(ctx, job.article_id)
+        if loaded is None:
+            return Rendered(job.article_id, False)
+        article, md5 = loaded
+        if channel and article.channel != channel:
+            return Rendered(job.article_id, False)
+        url = ctx.article_url(article.id, article.channel, article.published_at)
+        if article.unpublished:
+            ctx.delete_page(url)
+            return Rendered(job.article_id, False)
+        links = job.links
+        if links and any(e and e.channel != article.channel for e in (links.older, links.newer)):
+            links = None  # the index disagrees with the document: look them up afresh
+        links = links or neighbours(ctx, article.channel, article.id)
+        known = job.known_md5 if url == job.page else ctx.redis.hget(ctx.keys.page_hashes, url)
+        body = article_page(ctx, article, url, links, Markup(side))
+        page_md5 = hashlib.md5(body).hexdigest()
+        written = page_md5 != known and ctx.put_page(url, body)
+        fingerprint = page_fingerprint(ctx, md5, links, side)
+        return Rendered(article.id, written, url, page_md5, fingerprint, article.version)
+    except Exception as exc:  # one bad document must not stop a rebuild of thousands
+        log.warning("render.rebuild.failed", id=job.article_id, error=repr(exc))
+        return Rendered(job.article_id, None)
+
+
+def _record(ctx: RenderContext, done_key: str, results: list[Rendered], summary: Summary) -> None:
+    """Record a batch's pages, fingerprints and progress in one round trip."""
+    pipe = ctx.redis.pipeline(transaction=False)
+    for r in results:
+        summary.count(r.written, r.article_id)
+        if not r.page:
+            continue
+        pipe.hset(ctx.keys.page_hashes, r.page, r.md5)
+        pipe.hset(ctx.keys.page_inputs, r.article_id, r.fingerprint)
+        pipe.hset(
+            ctx.keys.article(r.article_id),
+            mapping={"status": "published", "rendered_version": r.version},
+        )
+    rendered = sum(1 for r in results if r.page)
+    if rendered:
+        pipe.hincrby(ctx.keys.render_count, "article", rendered)
+    finished = [r.article_id for r in results if r.written is not None]
+    if finished:
+        pipe.sadd(done_key, *finished)
+    pipe.execute()
+
+
+def rebuild_pages(
+    ctx: RenderContext, jobs: list[Job], channel: str | None, side: str, done_key: str
+) -> Summary:
+    """Render a share of jobs on threads (each mostly waits on S3), recording by batch."""
+    summary = Summary()
+    with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
+        results = pool.map(lambda job: _rebuild_one(ctx, job, channel, side), jobs)
+        for batch in batches(results, BATCH):
+            _record(ctx, done_key, batch, summary)
+    return summary
+
+
+def start_worker(settings: RenderSettings) -> None:
+    """Process pool initializer: each process builds its own clients."""
+    from services.render.tasks import build_context  # tasks imports Celery: only here
+
+    global _worker
+    _worker = build_context(settings)
+
+
+def rebuild_share(jobs: list[Job], channel: str | None, side: str, done_key: str) -> Summary:
+    """Run in a pool process (after start_worker): one share of the jobs."""
+    assert _worker is not None, "start_worker runs first"
+    return rebuild_pages(_worker, jobs, channel, side, done_key)
+
+
+def job_shares(
+    ctx: RenderContext,
+    documents: list[tuple[str, str]],
+    side: str,
+    channel: str | None,
+    summary: Summary,
+    advance: Callable[[int], None],
+) -> Iterator[list[Job]]:
+    """Shares of PRESSROOM_REBUILD_SHARE jobs (the last may be short), from batches of
+    documents; the unchanged pages are counted (and advanced past) on the way."""
+    share: list[Job] = []
+    for batch in batches(documents, BATCH):
+        jobs = stale_jobs(ctx, batch, side, channel, summary)
+        advance(len(batch) - len(jobs))
+        share += jobs
+        while len(share) >= ctx.settings.rebuild_share:
+            yield share[: ctx.settings.rebuild_share]
+            share = share[ctx.settings.rebuild_share :]
+    if share:
+        yield share
