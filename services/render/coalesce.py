@@ -8,11 +8,12 @@ older snapshot never overwrites a newer page.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
-from services.render.articles import rerender_article
+from redis.client import Pipeline
+
 from services.render.context import RenderContext
 from services.render.feeds import render_feeds, render_sitemap
 from services.render.outbox import clear_outbox
@@ -22,6 +23,7 @@ from services.render.pages import (
     render_home,
     render_sidebar,
 )
+from services.render.relink import rerender_articles
 from shared.logging import get_logger
 
 log = get_logger("pressroom.render.flush")
@@ -35,15 +37,28 @@ ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "sitemap")
 
 def mark_dirty(ctx: RenderContext, pages: Iterable[str], series: dict[str, int]) -> None:
     """Remember pages to re-render, and for each numbered series the lowest dirty page."""
-    pages = sorted(pages)
     pipe = ctx.redis.pipeline(transaction=False)
+    queue_dirty(ctx, pipe, pages, series)
+    flush_soon(ctx, pipe.execute()[-1])
+
+
+def queue_dirty(
+    ctx: RenderContext, pipe: Pipeline, pages: Iterable[str], series: dict[str, int]
+) -> None:
+    """mark_dirty's commands, queued last on a caller's pipeline; hand the answer of the
+    last one to flush_soon."""
+    pages = sorted(pages)
     if pages:
         pipe.sadd(ctx.keys.dirty, *pages)
     if series:
         pipe.zadd(ctx.keys.dirty_from, series, lt=True)  # LT also adds new members
     ttl = max(int(ctx.settings.flush_delay_seconds * 10) + 60, 60)
     pipe.set(ctx.keys.flush_scheduled, "1", nx=True, ex=ttl)
-    if pipe.execute()[-1]:
+
+
+def flush_soon(ctx: RenderContext, flagged: object) -> None:
+    """Schedule the burst's one flush, if this mark was the first since the last flush."""
+    if flagged:
         ctx.schedule(FLUSH_TASK, ctx.settings.flush_delay_seconds)
 
 
@@ -60,6 +75,7 @@ def flush(ctx: RenderContext) -> dict[str, bool]:
 
 
 def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
+    started = time.perf_counter()
     pipe = ctx.redis.pipeline(transaction=True)
     pipe.delete(ctx.keys.flush_scheduled)
     pipe.smembers(ctx.keys.dirty)
@@ -77,7 +93,11 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     cleared = clear_outbox(ctx)
     if written or cleared:
         log.info(
-            "render.flush.done", pages=len(written), written=sum(written.values()), outbox=cleared
+            "render.flush.done",
+            pages=len(written),
+            written=sum(written.values()),
+            outbox=cleared,
+            ms=round((time.perf_counter() - started) * 1000, 1),
         )
     return written
 
@@ -92,16 +112,13 @@ def _in_order(pages: set[str]) -> list[list[str]]:
 
 
 def _render_group(ctx: RenderContext, group: list[str], series: dict[str, int]) -> dict[str, bool]:
-    """Render one kind of page; a burst's neighbours (one per article) share threads, as
-    each mostly waits on S3."""
-    if len(group) == 1 or not group[0].startswith("article:"):
-        written: dict[str, bool] = {}
-        for page in group:
-            written |= render_dependant(ctx, page, series.get(page, 1))
-        return written
-    with ThreadPoolExecutor(min(len(group), ctx.settings.rebuild_threads)) as pool:
-        results = pool.map(lambda page: render_dependant(ctx, page), group)
-        return {key: value for result in results for key, value in result.items()}
+    """Render one kind of page; a burst's neighbours (one per article) go together."""
+    if group[0].startswith("article:"):
+        return rerender_articles(ctx, [page.partition(":")[2] for page in group])
+    written: dict[str, bool] = {}
+    for page in group:
+        written |= render_dependant(ctx, page, series.get(page, 1))
+    return written
 
 
 def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict[str, bool]:
@@ -112,7 +129,7 @@ def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict
     if kind == "home":
         return {"index.html": render_home(ctx)}
     if kind == "article":
-        return {f"article:{arg}": rerender_article(ctx, arg)}
+        return rerender_articles(ctx, [arg])
     if kind == "channel" and channel:
         return {f"{channel.slug}/index.html": render_channel_index(ctx, channel)}
     if kind == "archive" and channel:
