@@ -13,9 +13,12 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
+import orjson
+import psutil
 from redis.asyncio import Redis
 
 from bench.render_support import PARAGRAPH, percentile
@@ -41,35 +44,44 @@ def story(n: int) -> dict[str, object]:
 
 @dataclass
 class Watch:
-    """Articles accepted and not yet readable; one loop checks them all.
+    """Articles accepted and not yet readable; one loop asks Redis about them all.
 
     Polling each page on its own timer would flood SeaweedFS with HEADs and slow the very
-    thing measured; instead Redis says which pages were rendered, and only those are
-    confirmed with a HEAD on the bucket (the time recorded is that HEAD's).
+    thing measured; instead Redis says which pages were rendered, and each of those is
+    confirmed by its own HEAD on the bucket, its time taken when that HEAD answers 200.
+    (An earlier watcher asked Redis about every unconfirmed page every 10 ms and timed a
+    whole round of HEADs by its slowest: on a loaded machine it added seconds of its own.)
     """
 
     redis: Redis
     s3: httpx.AsyncClient
     keys: Keys
     waiting: dict[str, tuple[float, str]] = field(default_factory=dict)
+    confirming: set[asyncio.Task[None]] = field(default_factory=set)
     seen: dict[str, float] = field(default_factory=dict)
+    flagged: dict[str, float] = field(default_factory=dict)  # 202 -> Redis says rendered
 
     async def loop(self, until: asyncio.Event) -> None:
-        while not (until.is_set() and not self.waiting):
+        while not (until.is_set() and not self.waiting and not self.confirming):
             ids = list(self.waiting)
             pipe = self.redis.pipeline(transaction=False)
             for aid in ids:
                 pipe.hget(self.keys.article(aid), "rendered_version")
             rendered = await pipe.execute() if ids else []
-            ready = [aid for aid, done in zip(ids, rendered, strict=True) if done]
-            heads = await asyncio.gather(
-                *(self.s3.head(f"/{BUCKET}/{self.waiting[aid][1]}") for aid in ready)
-            )
             now = time.perf_counter()
-            for aid, head in zip(ready, heads, strict=True):
-                if head.status_code == 200:
-                    self.seen[aid] = now - self.waiting.pop(aid)[0]
+            for aid, done in zip(ids, rendered, strict=True):
+                if done:
+                    accepted, page = self.waiting.pop(aid)
+                    self.flagged[aid] = now - accepted
+                    task = asyncio.create_task(self.confirm(aid, accepted, page))
+                    self.confirming.add(task)
+                    task.add_done_callback(self.confirming.discard)
             await asyncio.sleep(0.01)
+
+    async def confirm(self, aid: str, accepted: float, page: str) -> None:
+        while (await self.s3.head(f"/{BUCKET}/{page}")).status_code != 200:
+            await asyncio.sleep(0.01)
+        self.seen[aid] = time.perf_counter() - accepted
 
 
 async def publish(ingest: httpx.AsyncClient, watch: Watch, n: int) -> str | None:
@@ -82,7 +94,8 @@ async def publish(ingest: httpx.AsyncClient, watch: Watch, n: int) -> str | None
     return str(accepted["id"])
 
 
-async def run(stack: Stack, key: str) -> tuple[list[float | None], list[float | None]]:
+async def run(stack: Stack, key: str) -> dict[str, list[float | None]]:
+    """Each measurement of the loaded phase, and the idle baseline, per post (None: never)."""
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=200)
     async with (
@@ -93,14 +106,43 @@ async def run(stack: Stack, key: str) -> tuple[list[float | None], list[float | 
     ):
         watch = Watch(Redis.from_url(stack.urls["redis_url"]), s3, Keys(stack.prefix))
         idle = await phase(ingest, watch, count=10, rate=2)
+        idle_times = _times(idle, watch.seen)
+        watch.seen.clear()
+        watch.flagged.clear()
         loaded = await phase(ingest, watch, count=RATE * SECONDS, rate=RATE)
+        own = await own_clock(watch, [aid for aid in loaded if aid])
         await watch.redis.aclose()
-    return idle, loaded
+    return {
+        "idle": idle_times,
+        "loaded": _times(loaded, watch.seen),
+        "flagged": _times(loaded, watch.flagged),
+        "own": _times(loaded, own),
+    }
+
+
+def _times(ids: list[str | None], times: dict[str, float]) -> list[float | None]:
+    return [times.get(aid) if aid else None for aid in ids]
+
+
+async def own_clock(watch: Watch, ids: list[str]) -> dict[str, float]:
+    """Ingest's receipt to render's record of the written page, from the article hashes:
+    the pipeline's own figure, which no load generator sharing the CPU can delay."""
+    pipe = watch.redis.pipeline(transaction=False)
+    for aid in ids:
+        pipe.hmget(watch.keys.article(aid), "received_at", "rendered_at")
+    times = {}
+    for aid, (received, rendered) in zip(ids, await pipe.execute(), strict=True):
+        if received and rendered:
+            spent = datetime.fromisoformat(rendered.decode()) - datetime.fromisoformat(
+                received.decode()
+            )
+            times[aid] = spent.total_seconds()
+    return times
 
 
 async def phase(
     ingest: httpx.AsyncClient, watch: Watch, *, count: int, rate: float
-) -> list[float | None]:
+) -> list[str | None]:
     done = asyncio.Event()
     watcher = asyncio.create_task(watch.loop(done))
     posts = []
@@ -113,8 +155,8 @@ async def phase(
     try:
         await asyncio.wait_for(watcher, timeout=120)
     except TimeoutError:
-        print(f"{len(watch.waiting)} pages never became readable")
-    return [watch.seen.get(aid) if aid else None for aid in ids]
+        print(f"{len(watch.waiting) + len(watch.confirming)} pages never became readable")
+    return list(ids)
 
 
 def report(name: str, results: list[float | None]) -> None:
@@ -126,18 +168,77 @@ def report(name: str, results: list[float | None]) -> None:
     )
 
 
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU time of each server and app, its worker children included."""
+    used: dict[str, float] = {}
+    for name, server in [*stack.infra.items(), *stack.apps.items()]:
+        if server.process is None:
+            continue
+        try:
+            parent = psutil.Process(server.process.pid)
+            family = [parent, *parent.children(recursive=True)]
+            used[name] = sum(sum(p.cpu_times()[:2]) for p in family)
+        except psutil.NoSuchProcess:
+            continue
+    return used
+
+
+def where_time_goes(stack: Stack, cpu: dict[str, float], seconds: float) -> None:
+    """From the render worker's log: queue wait before render.article, its own time, flushes."""
+    waited, took, flushes = [], [], []
+
+    for line in (stack.home / "logs" / "render-worker-0.log").read_bytes().splitlines():
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # Celery's own lines, or two processes' lines interleaved
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "render.article.published" and "waited_ms" in event:
+            waited.append(event["waited_ms"])
+            took.append(event["ms"])
+        elif event.get("event") == "render.flush.done":
+            flushes.append(event["ms"])
+    print(f"{'render worker log':<32} {'count':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    for name, values in (
+        ("receipt -> render.article start", waited),
+        ("render.article itself", took),
+        ("render.flush", flushes),
+    ):
+        if values:
+            print(
+                f"{name:<32} {len(values):>6} {statistics.median(values):>8.0f} "
+                f"{percentile(values, 0.99):>8.0f} {max(values):>8.0f}"
+            )
+    busy = sum(flushes) / 1000
+    print(f"flushes busy {busy:.1f} s of the ~{seconds:.0f} s run (one worker process each)")
+    print("CPU seconds during the run: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
+    load = psutil.getloadavg()
+    print(f"load average after the run: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+
+
 def main() -> None:
+    env = {"PRESSROOM_LOG_LEVEL": "INFO", "PRESSROOM_LOG_JSON": "true"}
     with tempfile.TemporaryDirectory(prefix="pressroom-latency-") as home:
-        stack = Stack(Path(home), Ports.free(), extra_env={"PRESSROOM_LOG_LEVEL": "WARNING"})
+        stack = Stack(Path(home), Ports.free(), extra_env=env)
         try:
             stack.start_infra()
             key = stack.start_apps()
-            idle, loaded = asyncio.run(run(stack, key))
+            print(f"load average before: {psutil.getloadavg()[0]:.1f}")
+            before, started = cpu_seconds(stack), time.perf_counter()
+            figures = asyncio.run(run(stack, key))
+            seconds = time.perf_counter() - started
+            after = cpu_seconds(stack)
+            used = {k: after[k] - before.get(k, 0.0) for k in after}
+            where_time_goes(stack, used, seconds)
         finally:
             stack.stop()
     print(
         f"{'202 -> page readable':<32} {'posts':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
         f"{'missing':>8}"
     )
-    report("idle, one at a time (baseline)", idle)
-    report(f"{RATE}/s for {SECONDS} s", loaded)
+    report("idle, one at a time (baseline)", figures["idle"])
+    report(f"{RATE}/s for {SECONDS} s", figures["loaded"])
+    print("the same 50/s posts, in parts:")
+    report("  202 -> Redis says rendered", figures["flagged"])
+    report("  receipt -> written (render clock)", figures["own"])
