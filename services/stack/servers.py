@@ -159,6 +159,11 @@ def seaweedfs(s3_port: int, data_dir: Path, log_path: Path) -> Server:
         f"-s3.port={base}", f"-master.port={base + 1}", f"-volume.port={base + 2}",
         f"-filer.port={base + 3}", f"-admin.port={base + 4}", "-admin.ui=false",
         "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        # Every bucket is a collection with volumes of its own, and by default weed allows
+        # only free-disk / 1 GiB volumes in all (a few dozen on a CI box): the test suite's
+        # per-test buckets ran out. Small volumes, and a count not tied to the disk size
+        # (weed still keeps its minimum free space), hold thousands of buckets.
+        "-master.volumeSizeLimitMB=64", "-volume.max=4000",
     ]  # fmt: skip
     return Server(f"seaweedfs:{s3_port}", argv, log_path)
 
