@@ -60,6 +60,8 @@ class Watch:
     confirming: set[asyncio.Task[None]] = field(default_factory=set)
     seen: dict[str, float] = field(default_factory=dict)
     flagged: dict[str, float] = field(default_factory=dict)  # 202 -> Redis says rendered
+    heads: list[float] = field(default_factory=list)  # each HEAD's own time, seconds
+    not_yet: int = 0  # HEADs that did not answer 200 (asked again)
 
     async def loop(self, until: asyncio.Event) -> None:
         while not (until.is_set() and not self.waiting and not self.confirming):
@@ -79,7 +81,13 @@ class Watch:
             await asyncio.sleep(0.01)
 
     async def confirm(self, aid: str, accepted: float, page: str) -> None:
-        while (await self.s3.head(f"/{BUCKET}/{page}")).status_code != 200:
+        while True:
+            asked = time.perf_counter()
+            answer = await self.s3.head(f"/{BUCKET}/{page}")
+            self.heads.append(time.perf_counter() - asked)
+            if answer.status_code == 200:
+                break
+            self.not_yet += 1
             await asyncio.sleep(0.01)
         self.seen[aid] = time.perf_counter() - accepted
 
@@ -108,6 +116,8 @@ async def run(stack: Stack, key: str) -> dict[str, list[float | None]]:
         idle = await phase(ingest, watch, count=10, rate=2)
         idle_times = _times(idle, watch.seen)
         watch.seen.clear()
+        watch.heads.clear()
+        watch.not_yet = 0
         watch.flagged.clear()
         loaded = await phase(ingest, watch, count=RATE * SECONDS, rate=RATE)
         own = await own_clock(watch, [aid for aid in loaded if aid])
@@ -117,6 +127,8 @@ async def run(stack: Stack, key: str) -> dict[str, list[float | None]]:
         "loaded": _times(loaded, watch.seen),
         "flagged": _times(loaded, watch.flagged),
         "own": _times(loaded, own),
+        "head": list(watch.heads),
+        "not_yet": [None] * watch.not_yet,
     }
 
 
@@ -180,6 +192,7 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
             used[name] = sum(sum(p.cpu_times()[:2]) for p in family)
         except psutil.NoSuchProcess:
             continue
+    used["this bench (load generator, watcher)"] = sum(psutil.Process().cpu_times()[:2])
     return used
 
 
@@ -242,3 +255,5 @@ def main() -> None:
     print("the same 50/s posts, in parts:")
     report("  202 -> Redis says rendered", figures["flagged"])
     report("  receipt -> written (render clock)", figures["own"])
+    report("  one HEAD on the bucket", figures["head"])
+    print(f"HEADs that did not answer 200 yet: {len(figures['not_yet'])}")
