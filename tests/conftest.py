@@ -7,12 +7,14 @@ Celery worker, the scheduler, the edge) started exactly as `pressroom run` start
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 import redis
 from playwright.sync_api import Browser, sync_playwright
@@ -22,6 +24,19 @@ from shared.celery_app import configure_celery
 from shared.keys import Keys
 from shared.settings import CommonSettings
 from shared.storage import Storage
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_stray_processes() -> Iterator[None]:
+    """Whatever a test started and did not stop is stopped when the session ends, and named,
+    so that `make test` never leaves a server behind on the machine."""
+    yield
+    leftovers = psutil.Process().children(recursive=True)
+    for child in leftovers:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            print(f"stopping a stray process: {' '.join(child.cmdline())}")
+            child.kill()
+    psutil.wait_procs(leftovers, timeout=10)
 
 
 @pytest.fixture(scope="session")
