@@ -41,7 +41,7 @@ def wait_for_run_file(home: Path, process: subprocess.Popen[bytes]) -> dict[str,
 def kill_child(process: subprocess.Popen[bytes], command: str) -> None:
     for child in psutil.Process(process.pid).children(recursive=True):
         if child.cmdline()[1:4] == ["-m", "services", command]:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)  # the process and its workers: a crash
             child.wait(10)
             return
     raise AssertionError(f"no {command} process")

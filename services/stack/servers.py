@@ -6,6 +6,7 @@ developer does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -92,20 +93,21 @@ class Server:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if not self.running:
-            return
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def kill(self) -> None:
         if self.running:
             assert self.process is not None
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: a server's workers (granian's, Celery's prefork
+        children) must not outlive it, even when its main process already died."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        self.process.wait(10)
 
 
 def wait_until(
