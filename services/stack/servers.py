@@ -183,8 +183,22 @@ def free_seaweedfs_port() -> int:
 
 
 def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
+    """Ready means S3 answers and, after a restart, the volume server has told the master
+    about every volume on disk: until then reads of stored objects fail with InternalError."""
+    data_dir = next(Path(a.removeprefix("-dir=")) for a in server.argv if a.startswith("-dir="))
+    on_disk = len(list(data_dir.rglob("*.dat")))
+
     def probe() -> bool:
-        return httpx.get(f"http://127.0.0.1:{s3_port}/", timeout=1).status_code < 500
+        if httpx.get(f"http://127.0.0.1:{s3_port}/", timeout=1).status_code >= 500:
+            return False
+        status = httpx.get(f"http://127.0.0.1:{s3_port + 1}/dir/status", timeout=1).json()
+        nodes = [
+            node
+            for dc in status["Topology"]["DataCenters"] or []
+            for rack in dc["Racks"] or []
+            for node in rack["DataNodes"] or []
+        ]
+        return bool(nodes) and sum(node["Volumes"] for node in nodes) >= on_disk
 
     wait_until(probe, f"seaweedfs on {s3_port}", timeout, server)
 
