@@ -23,7 +23,7 @@ import httpx
 import orjson
 
 from services.stack import servers
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from services.stack.servers import Server
 from shared.settings import CommonSettings
 from shared.storage import Storage
@@ -74,8 +74,8 @@ def load(call: Callable[[int], bool], clients: int = CLIENTS) -> dict[str, float
 
 
 def start(home: Path) -> tuple[Stack, str]:
-    stack = Stack(home, Ports.free(), prefix="bench:", extra_env={"PRESSROOM_LOG_LEVEL": "WARNING"})
-    stack.start_infra()
+    stack = Stack(home, prefix="bench:", extra_env={"PRESSROOM_LOG_LEVEL": "WARNING"})
+    stack.start_infra_on_free_ports()
     key = stack.feed_key()
     stack.pressroom("init", "--feed", stack.feed, "--key", key)
     argv = [sys.executable, "-m", "services", "ingest", "--port", str(stack.ports.ingest)]

@@ -28,7 +28,7 @@ import psutil
 import redis
 
 from bench.render_support import PARAGRAPH, percentile
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from shared.keys import Keys
 
 RATE, SECONDS = 50, 20
@@ -269,9 +269,9 @@ def where_time_goes(stack: Stack, cpu: dict[str, float], seconds: float) -> None
 def main() -> None:
     env = {"PRESSROOM_LOG_LEVEL": "INFO", "PRESSROOM_LOG_JSON": "true"}
     with tempfile.TemporaryDirectory(prefix="pressroom-latency-") as home:
-        stack = Stack(Path(home), Ports.free(), extra_env=env)
+        stack = Stack(Path(home), extra_env=env)
         try:
-            stack.start_infra()
+            stack.start_infra_on_free_ports()
             key = stack.start_apps()
             print(f"load average before: {psutil.getloadavg()[0]:.1f}")
             before, started = cpu_seconds(stack), time.perf_counter()

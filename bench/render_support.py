@@ -13,7 +13,7 @@ from services.render.context import RenderContext
 from services.render.service import index_fields
 from services.render.settings import RenderSettings
 from services.render.tasks import build_context
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from shared.logging import configure_logging
 from shared.models import Article, article_key
 
@@ -28,9 +28,9 @@ PARAGRAPH = (
 def infra() -> Iterator[Stack]:
     """Valkey and SeaweedFS on free ports in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="pressroom-bench-") as home:
-        stack = Stack(Path(home), Ports.free())
+        stack = Stack(Path(home))
         try:
-            stack.start_infra()
+            stack.start_infra_on_free_ports()
             yield stack
         finally:
             stack.stop()

@@ -19,7 +19,7 @@ import pytest
 import redis
 from playwright.sync_api import Browser, sync_playwright
 
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from shared.celery_app import configure_celery
 from shared.keys import Keys
 from shared.settings import CommonSettings
@@ -42,9 +42,9 @@ def no_stray_processes() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("pressroom")
-    running = Stack(home, Ports.free(), prefix="e2e:")
+    running = Stack(home, prefix="e2e:")
     try:
-        running.start_infra()
+        running.start_infra_on_free_ports()
         yield running
     finally:
         running.stop()

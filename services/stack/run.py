@@ -96,6 +96,32 @@ class Stack:
         servers.wait_valkey(self.infra["valkey"], p.valkey)
         servers.wait_seaweedfs(self.infra["s3"], p.s3)
 
+    def start_infra_on_free_ports(self, attempts: int = 3) -> None:
+        """start_infra() on ports chosen now; if another process takes one of them between
+        the choice and the bind, choose again (tests and benchmarks; `make run` keeps the
+        ports it was given)."""
+        for attempt in range(attempts):
+            self.ports = Ports.free()
+            try:
+                self.start_infra()
+                return
+            except (RuntimeError, TimeoutError):
+                for server in self.infra.values():
+                    server.kill()
+                self.infra.clear()
+                if attempt == attempts - 1:
+                    raise
+
+    def restart_infra(self, name: str) -> None:
+        """Start a stopped Valkey ("valkey") or SeaweedFS ("s3") again on its data."""
+        server = self.infra[name]
+        assert not server.running
+        server.start()
+        if name == "valkey":
+            servers.wait_valkey(server, self.ports.valkey)
+        else:
+            servers.wait_seaweedfs(server, self.ports.s3)
+
     def start_apps(self) -> str:
         """Create buckets and the feed key, start every Pressroom process; return the key."""
         key = self.feed_key()

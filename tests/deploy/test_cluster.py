@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from services.stack import servers
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from tests.conftest import sample
 
 pytestmark = pytest.mark.slow
@@ -27,9 +27,10 @@ def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[St
     home = tmp_path_factory.mktemp("cluster-stack")
     ports = servers.free_cluster_ports(3)
     nodes = servers.valkey_cluster(ports, home / "cluster")
-    stack = Stack(home, Ports.free(), prefix="cl:", workers=2)
+    stack = Stack(home, prefix="cl:", workers=2)
     try:
-        stack.start_infra()  # its single Valkey is the broker; its SeaweedFS the buckets
+        # its single Valkey is the broker; its SeaweedFS holds the buckets
+        stack.start_infra_on_free_ports()
         stack.extra_env |= {
             "PRESSROOM_BROKER_URL": stack.urls["redis_url"],
             "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{ports[0]}/0",

@@ -19,8 +19,7 @@ import pytest
 import redis
 from celery import Celery
 
-from services.stack import servers
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from shared.keys import Keys
 from shared.settings import CommonSettings
 from shared.storage import Storage
@@ -85,13 +84,7 @@ class FaultStack:
         return exited
 
     def restart_infra(self, name: str) -> None:
-        server = self.stack.infra[name]
-        assert not server.running
-        server.start()
-        if name == "valkey":
-            servers.wait_valkey(server, self.stack.ports.valkey)
-        else:
-            servers.wait_seaweedfs(server, self.stack.ports.s3)
+        self.stack.restart_infra(name)
 
     def send_task(self, name: str, queue: str = "periodic", countdown: float = 0) -> None:
         """Put one task on this stack's broker, as beat would."""
@@ -138,27 +131,11 @@ def wait_for(probe: Callable[[], bool], what: str, timeout: float) -> None:
 
 
 def new_stack(home: Path, **extra_env: str) -> Stack:
-    return Stack(home, Ports.free(), prefix="flt:", extra_env={**FAST_RECOVERY, **extra_env})
-
-
-def start_infra(stack: Stack, attempts: int = 3) -> None:
-    """Valkey and SeaweedFS on free ports; another test on this machine may take a port
-    between our choosing it and SeaweedFS binding it, so choose again then."""
-    for attempt in range(attempts):
-        try:
-            stack.start_infra()
-            return
-        except (RuntimeError, TimeoutError):
-            for server in stack.infra.values():
-                server.kill()
-            stack.infra.clear()
-            if attempt == attempts - 1:
-                raise
-            stack.ports = Ports.free()
+    return Stack(home, prefix="flt:", extra_env={**FAST_RECOVERY, **extra_env})
 
 
 def start_fault_stack(stack: Stack) -> FaultStack:
-    start_infra(stack)
+    stack.start_infra_on_free_ports()
     key = stack.start_apps()
     settings = CommonSettings(
         environment="test",

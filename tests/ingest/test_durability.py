@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from services.stack import servers
-from services.stack.run import Ports, Stack
+from services.stack.run import Stack
 from services.stack.servers import Server
 from shared.ids import article_id
 from shared.keys import Keys
@@ -53,27 +53,17 @@ def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.stop()
 
 
-def start_infra(home: Path, attempts: int = 3) -> Stack:
-    """Valkey and SeaweedFS on free ports; other suites on this machine pick free ports at
-    the same moment, so a lost race for one of SeaweedFS's five ports is retried."""
-    for attempt in range(attempts):
-        stack = Stack(
-            home / f"try{attempt}",
-            Ports.free(),
-            prefix="frag:",
-            extra_env={
-                "PRESSROOM_RECONCILE_INTERVAL_SECONDS": "1",
-                "PRESSROOM_RECONCILE_GRACE_SECONDS": "1",
-            },
-        )
-        try:
-            stack.start_infra()
-            return stack
-        except RuntimeError:
-            stack.stop()
-            if attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+def start_infra(home: Path) -> Stack:
+    stack = Stack(
+        home,
+        prefix="frag:",
+        extra_env={
+            "PRESSROOM_RECONCILE_INTERVAL_SECONDS": "1",
+            "PRESSROOM_RECONCILE_GRACE_SECONDS": "1",
+        },
+    )
+    stack.start_infra_on_free_ports()
+    return stack
 
 
 @pytest.fixture
@@ -87,15 +77,6 @@ def storage(stack: Stack) -> Storage:
     return Storage.from_settings(
         CommonSettings(environment="test", s3_endpoint_url=stack.urls["s3_url"])
     )
-
-
-def restart(stack: Stack, name: str) -> None:
-    old = stack.infra[name]
-    stack.infra[name] = Server(old.name, old.argv, old.log_path, old.env).start()
-    if name == "valkey":
-        servers.wait_valkey(stack.infra[name], stack.ports.valkey)
-    else:
-        servers.wait_seaweedfs(stack.infra[name], stack.ports.s3)
 
 
 def wait_for(probe: object, timeout: float = 45.0) -> bool:
@@ -135,7 +116,7 @@ def test_redis_down_means_503_and_nothing_stored(fragile: Stack, client: httpx.C
         refused = client.post("/v1/articles", json=article("redis-down-1"))
         ready = httpx.get(fragile.urls["ingest_url"] + "/readyz")
     finally:
-        restart(fragile, "valkey")
+        fragile.restart_infra("valkey")
 
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
@@ -158,7 +139,7 @@ def test_object_store_down_means_503_and_nothing_half_written(
     try:
         refused = client.post("/v1/articles", json=article("s3-down-1"))
     finally:
-        restart(fragile, "s3")
+        fragile.restart_infra("s3")
 
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
