@@ -23,10 +23,10 @@ from bench.render_support import article, context, infra, store
 from services.render.context import RenderContext
 from services.render.rebuild import (
     Summary,
-    article_documents,
     forget_rendered,
     rebuild_articles,
     rebuild_lists,
+    survey,
 )
 from services.render.reindex import reindex
 from services.render.settings import RenderSettings
@@ -43,7 +43,7 @@ def newsroom() -> list[Article]:
 
 def rebuild(ctx: RenderContext) -> tuple[float, Summary]:
     started = time.perf_counter()
-    documents = article_documents(ctx)
+    documents = survey(ctx)
     done = rebuild_articles(ctx, documents)
     lists = rebuild_lists(ctx, None)
     seconds = time.perf_counter() - started
@@ -174,6 +174,41 @@ def put_pages(settings: RenderSettings, threads: int, start: int, count: int) ->
         list(pool.map(lambda key: storage.site.put(key, PAGE, content_type="text/html"), keys))
 
 
+def boto3_put_ceiling(settings: RenderSettings, threads: int) -> float:
+    """The same PUTs through the boto3 client's put_object, as Bucket.put sent them before
+    shared.storage.Objects: what the client's per-call machinery costs."""
+    site = Storage.from_settings(settings).site
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        keys = (f"boto3/{n}.html" for n in range(CEILING_PUTS))
+        list(
+            pool.map(
+                lambda key: site.client.put_object(
+                    Bucket=site.name, Key=key, Body=PAGE, ContentType="text/html"
+                ),
+                keys,
+            )
+        )
+    return CEILING_PUTS / (time.perf_counter() - started)
+
+
+def page_pair_ceiling(settings: RenderSettings, threads: int) -> float:
+    """GET of an article-sized document, then PUT of a page, per page, with nothing
+    rendered: the requests a first rebuild makes for each article page."""
+    storage = Storage.from_settings(settings)
+
+    def pair(n: int) -> None:
+        storage.data.get(f"ceiling/{n % 100}.json")
+        storage.site.put(f"pairs/{n}.html", PAGE, content_type="text/html")
+
+    for n in range(100):
+        storage.data.put(f"ceiling/{n}.json", PAGE[:4_000], content_type="application/json")
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(pair, range(CEILING_PUTS)))
+    return CEILING_PUTS / (time.perf_counter() - started)
+
+
 def put_ceiling(settings: RenderSettings, processes: int, threads: int) -> float:
     """Bare PUTs/s into the same SeaweedFS from `processes` x `threads`: what the store
     allows any writer on this machine, with nothing rendered."""
@@ -208,7 +243,7 @@ def put_ceiling(settings: RenderSettings, processes: int, threads: int) -> float
     return share * processes / (time.perf_counter() - started)
 
 
-CEILINGS = ((1, 1), (1, 4), (1, 8), (1, 16), (2, 8))
+CEILINGS = ((1, 1), (1, 8), (1, 16), (1, 32), (2, 16))
 
 
 def main() -> None:
@@ -225,6 +260,8 @@ def main() -> None:
         second_seconds, second = rebuild(ctx)
         ceiling_settings = context(stack, "ceiling:").settings
         ceilings = {pt: put_ceiling(ceiling_settings, *pt) for pt in CEILINGS}
+        boto3_rate = boto3_put_ceiling(ceiling_settings, 16)
+        pair_rate = page_pair_ceiling(ceiling_settings, 32)
     hugo_rate = hugo_pages / hugo_seconds
     first_rate = first.written / first_seconds
     print(f"articles: {ARTICLES:,}; reindex from the data bucket: {reindex_seconds:.1f} s")
@@ -242,11 +279,17 @@ def main() -> None:
     for (processes, threads), rate in ceilings.items():
         name = f"bare S3 PUTs, {processes} process x {threads} threads"
         print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / rate:>8.2f} {rate:>8.0f}")
+    name = "bare boto3 put_object, 1 x 16 threads"
+    print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / boto3_rate:>8.2f} {boto3_rate:>8.0f}")
+    name = "bare GET+PUT per page, 1 x 32 threads"
+    print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / pair_rate:>8.2f} {pair_rate:>8.0f}")
     best = max(ceilings.values())
     pool = ctx.settings.rebuild_processes or os.cpu_count() or 1
     print(f"rebuild: {pool} processes x {ctx.settings.rebuild_threads} threads")
     print(f"first rebuild rate vs hugo: {first_rate / hugo_rate:.2f}x")
     print(f"first rebuild rate vs best bare PUT rate: {first_rate / best:.2f}x")
+    print(f"first rebuild rate vs bare GET+PUT per page: {first_rate / pair_rate:.2f}x")
+    print(f"best bare PUT rate vs hugo: {best / hugo_rate:.2f}x")
     print(f"second rebuild vs first: {first_seconds / second_seconds:.1f}x faster")
     if first.failed or second.failed:
         print(f"FAILED pages: {first.failed} first, {second.failed} second")

@@ -7,10 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 import boto3
 import orjson
+import urllib3
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.settings import CommonSettings
@@ -43,6 +48,73 @@ def make_s3_client(settings: CommonSettings, *, timeout: float = 10.0) -> S3Clie
     )
 
 
+class Objects:
+    """GET, PUT, HEAD and DELETE of single objects: the requests a render makes by the
+    thousand.
+
+    Each request is signed by botocore's own SigV4 signer and sent over one urllib3 pool,
+    skipping the boto3 client's per-call machinery (endpoint rules, event hooks, response
+    parsing), which cost 1.3 ms of CPU per PUT against 0.5 ms this way
+    (`python -m bench render_rebuild` prints both). Listing, batch deletes and bucket
+    management stay on the boto3 client. Server errors and broken connections are retried
+    twice with jittered backoff, as boto3's standard mode does.
+    """
+
+    RETRY = urllib3.Retry(
+        total=2,
+        backoff_factor=0.05,
+        backoff_jitter=0.05,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=None,  # every method used here is idempotent
+        raise_on_status=False,
+    )
+
+    def __init__(self, settings: CommonSettings, *, timeout: float = 10.0) -> None:
+        aws = f"https://s3.{settings.s3_region}.amazonaws.com"
+        endpoint = urlsplit(settings.s3_endpoint_url or aws)
+        self._scheme, self._host = endpoint.scheme, endpoint.netloc
+        self._root = endpoint.path.rstrip("/")
+        style = settings.s3_addressing_style
+        self._virtual = style == "virtual" or (style == "auto" and not settings.s3_endpoint_url)
+        self._region = settings.s3_region
+        self._credentials = Credentials(
+            settings.s3_access_key_id, settings.s3_secret_access_key.get_secret_value()
+        )
+        self._pool = urllib3.PoolManager(
+            maxsize=32,
+            retries=self.RETRY,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+
+    def url(self, bucket: str, key: str) -> str:
+        """The object's URL. Keys with a "." or ".." segment are refused: HTTP clients
+        resolve those, so the request would name another object (or bucket)."""
+        if any(segment in (".", "..") for segment in key.split("/")):
+            raise ValueError(f"object key with a dot segment: {key!r}")
+        path = quote(key, safe="/")
+        if self._virtual:
+            return f"{self._scheme}://{bucket}.{self._host}{self._root}/{path}"
+        return f"{self._scheme}://{self._host}{self._root}/{bucket}/{path}"
+
+    def request(
+        self, method: str, bucket: str, key: str, body: bytes = b"", **headers: str
+    ) -> urllib3.BaseHTTPResponse:
+        """One signed request; 5xx answers and transport failures raise StorageUnavailable."""
+        url = self.url(bucket, key)
+        signed = AWSRequest(method=method, url=url, data=body, headers=headers)
+        S3SigV4Auth(self._credentials, "s3", self._region).add_auth(signed)
+        try:
+            answer = self._pool.request(
+                method, url, body=body or None, headers=dict(signed.headers.items())
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise StorageUnavailable(f"{method} {bucket}/{key}: {exc}") from exc
+        if answer.status >= 400 and answer.status != 404:
+            detail = answer.data[:300].decode("utf-8", "replace")
+            raise StorageUnavailable(f"{method} {bucket}/{key}: {answer.status} {detail}")
+        return answer
+
+
 def _is_not_found(exc: ClientError) -> bool:
     return str(exc.response.get("Error", {}).get("Code")) in NOT_FOUND_CODES
 
@@ -52,31 +124,20 @@ class Bucket:
     """One bucket, with the few operations Pressroom needs; failures become StorageUnavailable."""
 
     client: S3Client
+    objects: Objects
     name: str
 
     def get(self, key: str) -> bytes | None:
-        try:
-            return self.client.get_object(Bucket=self.name, Key=key)["Body"].read()
-        except ClientError as exc:
-            if _is_not_found(exc):
-                return None
-            raise StorageUnavailable(str(exc)) from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(str(exc)) from exc
+        answer = self.objects.request("GET", self.name, key)
+        return None if answer.status == 404 else answer.data
 
     def get_json(self, key: str) -> Any:
         raw = self.get(key)
         return None if raw is None else orjson.loads(raw)
 
     def etag(self, key: str) -> str | None:
-        try:
-            return self.client.head_object(Bucket=self.name, Key=key)["ETag"].strip('"')
-        except ClientError as exc:
-            if _is_not_found(exc):
-                return None
-            raise StorageUnavailable(str(exc)) from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(str(exc)) from exc
+        answer = self.objects.request("HEAD", self.name, key)
+        return None if answer.status == 404 else str(answer.headers.get("ETag", "")).strip('"')
 
     def put(
         self,
@@ -94,26 +155,19 @@ class Bucket:
         """
         if only_if_changed and self.etag(key) == hashlib.md5(body).hexdigest():
             return False
-        extra: dict[str, Any] = {"ContentType": content_type}
+        headers = {"Content-Type": content_type}
         if cache_control:
-            extra["CacheControl"] = cache_control
-        try:
-            self.client.put_object(Bucket=self.name, Key=key, Body=body, **extra)
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(str(exc)) from exc
+            headers["Cache-Control"] = cache_control
+        answer = self.objects.request("PUT", self.name, key, body, **headers)
+        if answer.status == 404:
+            raise StorageUnavailable(f"PUT {self.name}/{key}: no such bucket")
         return True
 
     def put_json(self, key: str, document: Any) -> None:
         self.put(key, orjson.dumps(document), content_type="application/json")
 
     def delete(self, key: str) -> None:
-        try:
-            self.client.delete_object(Bucket=self.name, Key=key)
-        except ClientError as exc:
-            if not _is_not_found(exc):
-                raise StorageUnavailable(str(exc)) from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(str(exc)) from exc
+        self.objects.request("DELETE", self.name, key)  # a missing object is not an error
 
     def delete_many(self, keys: list[str]) -> None:
         """Delete up to 1,000 objects in one request (missing ones are not an error)."""
@@ -179,9 +233,10 @@ class Storage:
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> Storage:
-        client = make_s3_client(settings)
+        client, objects = make_s3_client(settings), Objects(settings)
         return cls(
-            site=Bucket(client, settings.site_bucket), data=Bucket(client, settings.data_bucket)
+            site=Bucket(client, objects, settings.site_bucket),
+            data=Bucket(client, objects, settings.data_bucket),
         )
 
     def ensure_buckets(self) -> None:

@@ -17,7 +17,7 @@ import pytest
 from services.stack import servers
 from services.stack.run import Ports
 from shared.settings import CommonSettings
-from shared.storage import Storage
+from shared.storage import Storage, StorageUnavailable
 from tests.deploy import catalog
 
 SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
@@ -56,13 +56,13 @@ def s3_init(port: int, names: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def storage(port: int, names: dict[str, str]) -> Storage:
+def storage(port: int, names: dict[str, str], secret: str = SECRET_KEY) -> Storage:
     return Storage.from_settings(
         CommonSettings(
             environment="production",
             s3_endpoint_url=f"http://127.0.0.1:{port}",
             s3_access_key_id=ACCESS_KEY,
-            s3_secret_access_key=SECRET_KEY,
+            s3_secret_access_key=secret,
             site_bucket=names["PRESSROOM_SITE_BUCKET"],
             data_bucket=names["PRESSROOM_DATA_BUCKET"],
         )
@@ -86,6 +86,22 @@ def test_site_bucket_is_readable_by_anyone_and_the_data_bucket_by_no_one(guarded
     assert httpx.put(f"{s3}/{site}/index.html", content=b"defaced").status_code == 403
     assert httpx.get(f"{s3}/{site}/").status_code == 403  # no listing of the site either
     assert store.site.get("index.html") == b"<h1>home</h1>"
+
+
+def test_pages_are_signed_and_a_wrong_secret_is_refused(guarded_s3: int) -> None:
+    names = buckets()
+    s3_init(guarded_s3, names)
+    good, bad = storage(guarded_s3, names), storage(guarded_s3, names, secret="wrong" * 8)
+    key = "新闻动态/a b+c.html"  # the signature covers the encoded key
+
+    good.site.put(key, b"<p>ok</p>", content_type="text/html", cache_control="max-age=60")
+
+    assert good.site.get(key) == b"<p>ok</p>"
+    with pytest.raises(StorageUnavailable, match="403"):
+        bad.site.put(key, b"defaced", content_type="text/html")
+    with pytest.raises(StorageUnavailable, match="403"):
+        bad.data.get("articles/a.json")
+    assert good.site.get(key) == b"<p>ok</p>"
 
 
 def test_pressroom_init_finds_the_buckets_s3_init_made(guarded_s3: int) -> None:

@@ -1,0 +1,97 @@
+"""Single-object requests (shared.storage.Objects) against the session's SeaweedFS: what
+boto3 would store and answer, for keys a site really has, and a clear failure otherwise.
+Signatures checked by a SeaweedFS with credentials on are in tests/deploy/test_s3_init.py."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from services.stack import servers
+from shared.settings import CommonSettings
+from shared.storage import Storage, StorageUnavailable
+from tests.conftest import Isolated
+
+KEYS = [
+    "news/2026/11/26/0000000000000000000a.html",
+    "新闻动态/list_2.html",  # non-ASCII
+    "a b/c+d=e&f?g#h.html",  # characters with a meaning in a URL
+    "~tilde/UPPER.lower-_.html",
+]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_what_is_put_reads_back_the_same_through_boto3(isolated: Isolated, key: str) -> None:
+    site = isolated.storage.site
+    body = "<h1>头条</h1>".encode()
+
+    written = site.put(
+        key, body, content_type="text/html; charset=utf-8", cache_control="max-age=60"
+    )
+    stored = site.client.get_object(Bucket=site.name, Key=key)
+
+    assert written is True
+    assert stored["Body"].read() == body
+    assert stored["ContentType"] == "text/html; charset=utf-8"
+    assert stored["CacheControl"] == "max-age=60"
+    assert site.get(key) == body
+    assert [k for k in site.keys("") if k == key] == [key]
+
+
+def test_unchanged_bytes_are_not_written_again(isolated: Isolated) -> None:
+    site = isolated.storage.site
+    site.put("page.html", b"same", content_type="text/html")
+    before = site.client.head_object(Bucket=site.name, Key="page.html")["LastModified"]
+
+    again = site.put("page.html", b"same", content_type="text/html", only_if_changed=True)
+    changed = site.put("page.html", b"other", content_type="text/html", only_if_changed=True)
+
+    assert again is False
+    assert changed is True
+    assert site.client.head_object(Bucket=site.name, Key="page.html")["LastModified"] >= before
+    assert site.get("page.html") == b"other"
+
+
+def test_missing_objects_read_as_none_and_delete_quietly(isolated: Isolated) -> None:
+    site = isolated.storage.site
+    site.put("gone.html", b"x", content_type="text/html")
+
+    site.delete("gone.html")
+    site.delete("never-was.html")
+
+    assert site.get("gone.html") is None
+    assert site.etag("gone.html") is None
+    assert site.get_json("never-was.json") is None
+
+
+def test_a_missing_bucket_is_an_error_not_a_silent_loss(isolated: Isolated) -> None:
+    settings = isolated.settings.model_copy(update={"site_bucket": "no-such-bucket-here"})
+    store = Storage.from_settings(settings)
+
+    with pytest.raises(StorageUnavailable, match="no-such-bucket-here"):
+        store.site.put("index.html", b"x", content_type="text/html")
+
+
+def test_a_store_that_does_not_answer_raises_storage_unavailable() -> None:
+    dead = servers.free_port()
+    store = Storage.from_settings(
+        CommonSettings(environment="test", s3_endpoint_url=f"http://127.0.0.1:{dead}")
+    )
+
+    with pytest.raises(StorageUnavailable):
+        store.site.put("index.html", b"x", content_type="text/html")
+    with pytest.raises(StorageUnavailable):
+        store.data.get("articles/a.json")
+
+
+def test_no_key_reaches_outside_its_bucket(isolated: Isolated) -> None:
+    site, data = isolated.storage.site, isolated.storage.data
+    data.put("secret.json", b"private", content_type="application/json")
+
+    for key in (f"../{data.name}/secret.json", f"a/../../{data.name}/secret.json", "./x"):
+        with pytest.raises(ValueError, match="dot segment"):
+            site.put(key, b"defaced", content_type="text/html")
+
+    assert data.get("secret.json") == b"private"
+    url = f"{isolated.settings.s3_endpoint_url}/{data.name}/secret.json"
+    assert httpx.get(url).content == b"private"  # the session's store has no credentials
