@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -30,6 +32,7 @@ from shared.keys import Keys
 ARTICLES = 20
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 64
+FLOOR = "floor: answer only, no Redis"
 LUA = Path(__file__).with_name("counter_hits.lua")
 
 
@@ -53,6 +56,17 @@ def naive_app() -> FastAPI:
     return app
 
 
+async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The floor: a raw ASGI app answering the hit route's JSON with no work at all (no
+    Redis, no visitor, no batching). What granian, wrk and the kernel cost per request."""
+    if scope["type"] != "http":
+        return
+    body = b'{"id":"%s","count":0}' % scope["path"].rsplit("/", 1)[-1].encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 @dataclass
 class Result:
     name: str
@@ -62,6 +76,7 @@ class Result:
     counted: int
     client_commands: int
     all_commands: int
+    cpu: dict[str, float]  # CPU seconds during the wrk run: server, valkey, wrk
 
     @property
     def rate(self) -> float:
@@ -85,7 +100,31 @@ def command_calls(db: redis.Redis, sent_by_client: tuple[str, ...]) -> tuple[int
     return sum(calls.get(name, 0) for name in sent_by_client), executed
 
 
-def run_one(name: str, argv: list[str], home: Path, redis_url: str) -> Result:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(group: int) -> float:
+    """User + system CPU seconds of every live process in a process group (a server and its
+    workers: each Server starts a session of its own)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == group:  # fields[0] is the state: pgrp is the 5th field
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_one(
+    name: str, argv: list[str], home: Path, redis_url: str, valkey: servers.Server
+) -> Result:
     prefix = f"bench{abs(hash(name)) % 10_000}:"
     keys = Keys(prefix)
     db = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -105,7 +144,12 @@ def run_one(name: str, argv: list[str], home: Path, redis_url: str) -> Result:
     servers.wait_until(lambda: httpx.post(probe, timeout=1).status_code < 500, name, 30, server)
     db.config_resetstat()
     wrk = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "-s", str(LUA), url, "--", "20"]
+    assert server.process is not None
+    assert valkey.process is not None
+    groups = {"server": server.process.pid, "valkey": valkey.process.pid}
+    before = {role: group_cpu(group) for role, group in groups.items()} | {"wrk": children_cpu()}
     output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
+    after = {role: group_cpu(group) for role, group in groups.items()} | {"wrk": children_cpu()}
     # redis-py's incr() sends INCRBY; the hit route sends only EVALSHA (INCRBY runs inside)
     sent = ("incrby",) if "naive" in name else ("evalsha",)
     client_commands, all_commands = command_calls(db, sent)
@@ -115,8 +159,9 @@ def run_one(name: str, argv: list[str], home: Path, redis_url: str) -> Result:
     counted = sum(int(db.get(keys.hits(a)) or 0) for a in article_ids())
     db.close()
     acked = int(match.group(1))
+    cpu = {role: after[role] - before[role] for role in before}
     return Result(name, acked, float(match.group(2)), float(match.group(3)), counted,
-                  client_commands, all_commands)  # fmt: skip
+                  client_commands, all_commands, cpu)  # fmt: skip
 
 
 def main() -> None:
@@ -128,6 +173,10 @@ def main() -> None:
         ],
         "hit route, uvicorn": [python, "-m", "services", "counter", "--server", "uvicorn"],
         "hit route, granian": [python, "-m", "services", "counter", "--server", "granian"],
+        FLOOR: [
+            python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-ws",
+            "--workers", "1", "--log-level", "warning", "bench.bench_counter:floor_app",
+        ],
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -137,7 +186,8 @@ def main() -> None:
         try:
             results = []
             for name, argv in contenders.items():
-                results.append(run_one(name, argv, home, f"redis://127.0.0.1:{port}/0"))
+                redis_url = f"redis://127.0.0.1:{port}/0"
+                results.append(run_one(name, argv, home, redis_url, valkey))
                 time.sleep(1)
         finally:
             valkey.stop()
@@ -153,7 +203,18 @@ def report(results: list[Result]) -> None:
         # wrk stops reading when time is up: hits then in flight are counted, not seen acked.
         late = r.counted - r.acked
         exact = "yes" if late == 0 else (f"+{late} in flight" if 0 < late <= 64 else "NO")
+        exact = "(counts nothing)" if r.name == FLOOR else exact
         print(
             f"{r.name:32} {r.rate:8.0f} {r.rate / base:8.1f} {r.p50:7.2f} {r.p99:7.2f} "
             f"{r.client_commands / r.acked:13.3f} {r.all_commands / r.acked:9.2f} {exact:>17}"
+        )
+    cores = os.cpu_count() or 1
+    print(f"\nCPU per acknowledged hit (us); {cores} cores give {cores * 1e6:,.0f} us per second:")
+    print(f"{'':32} {'server':>8} {'valkey':>8} {'wrk':>8} {'sum':>8} {'box busy':>9}")
+    for r in results:
+        per_hit = {role: seconds * 1e6 / r.acked for role, seconds in r.cpu.items()}
+        busy = sum(r.cpu.values()) / (SECONDS * cores)
+        print(
+            f"{r.name:32} {per_hit['server']:8.1f} {per_hit['valkey']:8.1f} "
+            f"{per_hit['wrk']:8.1f} {sum(per_hit.values()):8.1f} {busy:9.0%}"
         )

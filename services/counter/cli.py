@@ -24,6 +24,9 @@ def counter(
     server: Annotated[
         str, typer.Option(help="granian (measured faster, see docs/BENCHMARKS.md) or uvicorn")
     ] = "granian",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes serving requests (granian only)")
+    ] = 1,
 ) -> None:
     """Serve the counter API (the default when no subcommand is given)."""
     if ctx.invoked_subcommand is not None:
@@ -31,19 +34,19 @@ def counter(
     if server == "uvicorn":
         serve_uvicorn(host, port)
     elif server == "granian":
-        serve_granian(host, port)
+        serve_granian(host, port, workers)
     else:
         raise typer.BadParameter("granian or uvicorn", param_hint="--server")
 
 
-def serve_granian(host: str, port: int) -> None:
+def serve_granian(host: str, port: int, workers: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     # One worker: the group commit batches best in one process; scale out with replicas.
     Granian(
         TARGET, address=host, port=port, interface=Interfaces.ASGI, factory=True,
-        workers=1, loop=Loops.uvloop, log_access=False,
+        workers=workers, loop=Loops.uvloop, log_access=False,
     ).serve()  # fmt: skip
 
 

@@ -60,7 +60,7 @@ class GroupCommit:
         self.redis, self.keys, self.settings = redis, keys, settings
         self.hit_sha = self.rank_sha = ""
         self.queue: list[Pending] = []
-        self.flusher: asyncio.Task[None] | None = None
+        self.flushers: set[asyncio.Task[None]] = set()
         self.uniques_ttl = settings.hourly_retention_days * 86400
 
     async def load_scripts(self) -> None:
@@ -72,18 +72,19 @@ class GroupCommit:
         """Queue one hit; the future resolves once the pipeline carrying it has returned."""
         answer: asyncio.Future[Counted] = asyncio.get_running_loop().create_future()
         self.queue.append((article_id, visitor, answer))
-        if self.flusher is None:
-            self.flusher = asyncio.create_task(self.flush_until_empty())
+        if len(self.flushers) < self.settings.commits_in_flight:
+            flusher = asyncio.create_task(self.flush_until_empty())
+            self.flushers.add(flusher)
+            flusher.add_done_callback(self.flushers.discard)
         return answer
 
     async def flush_until_empty(self) -> None:
-        try:
-            while self.queue:
-                batch = self.queue[: self.settings.max_batch]
-                del self.queue[: self.settings.max_batch]
-                await self.commit(batch)
-        finally:
-            self.flusher = None
+        """Commit what is queued, batch after batch. Up to `commits_in_flight` of these run
+        at once, so Redis executes one batch while the next is sent and the last answered."""
+        while self.queue:
+            batch = self.queue[: self.settings.max_batch]
+            del self.queue[: self.settings.max_batch]
+            await self.commit(batch)
 
     async def commit(self, batch: list[Pending]) -> None:
         by_article: dict[str, list[Pending]] = defaultdict(list)
@@ -123,7 +124,7 @@ class GroupCommit:
         k = self.keys
         keys = (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
         args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, k.seen(aid, ""))
-        return ("hit", *keys, *args, *(visitor for _, visitor, _ in hits))
+        return ("hit", *keys, *args, "".join(visitor for _, visitor, _ in hits))
 
     def rank_call(self, hour: str, ranked: list[str]) -> tuple[Any, ...]:
         k = self.keys
@@ -163,13 +164,14 @@ class GroupCommit:
                     if not answer.done():
                         answer.set_exception(NotPublished())
                 continue
-            flags = str(reply[2])
+            flags, shown = str(reply[2]), int(reply[3])
             for n, (_, _, answer) in enumerate(hits):
                 was_counted = flags[n] == "1"
+                shown += was_counted
                 counted += was_counted
                 ignored += not was_counted
                 if not answer.done():  # the reader may have gone away
-                    answer.set_result(Counted(int(reply[3 + n]), was_counted))
+                    answer.set_result(Counted(shown, was_counted))
         HITS.labels("counted").inc(counted)
         HITS.labels("not_counted").inc(ignored)
         HITS.labels("not_published").inc(refused)

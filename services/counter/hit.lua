@@ -2,20 +2,25 @@
 -- KEYS[1] article meta hash, KEYS[2] total hits, KEYS[3] hourly hash, KEYS[4] today's uniques
 -- ARGV[1] hour bucket (YYYYMMDDHH), ARGV[2] dedupe window (s, 0 = off),
 -- ARGV[3] uniques TTL (s), ARGV[4] prefix of the "seen" keys (under the same hash tag),
--- ARGV[5..] one visitor hash per hit, in arrival order; "-" = answer but do not count.
+-- ARGV[5] the visitor hash of each hit, in arrival order, 16 characters each, packed into
+--   one string (one argument, not one per hit: cheaper to send); "----------------" =
+--   answer but do not count.
 -- Returns -1 when the article is not published (nothing is created), otherwise
--- {channel, hits added, per-hit flags "1"/"0", count shown to hit 1, to hit 2, ...}.
+-- {channel, hits added, per-hit flags "1"/"0", total before this batch}: hit n is shown
+-- that total plus the hits counted among the first n.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'channel')
 if meta[1] ~= 'published' then
   return -1
 end
 local window = tonumber(ARGV[2])
 local total = tonumber(redis.call('GET', KEYS[2]) or '0')
-local added, flags, shown, readers = 0, {}, {}, {}
-for i = 5, #ARGV do
-  local visitor = ARGV[i]
+local robot = string.rep('-', 16)
+local packed = ARGV[5]
+local added, flags, readers = 0, {}, {}
+for i = 1, #packed, 16 do
+  local visitor = string.sub(packed, i, i + 15)
   local counted = false
-  if visitor ~= '-' then
+  if visitor ~= robot then
     readers[#readers + 1] = visitor
     counted = window <= 0 or redis.call('SET', ARGV[4] .. visitor, '1', 'NX', 'EX', window)
   end
@@ -25,7 +30,6 @@ for i = 5, #ARGV do
   else
     flags[#flags + 1] = '0'
   end
-  shown[#shown + 1] = total + added
 end
 if added > 0 then
   redis.call('INCRBY', KEYS[2], added)
@@ -35,8 +39,4 @@ if #readers > 0 then
   redis.call('PFADD', KEYS[4], unpack(readers))
   redis.call('EXPIRE', KEYS[4], ARGV[3])
 end
-local reply = {meta[2] or '', added, table.concat(flags)}
-for i = 1, #shown do
-  reply[#reply + 1] = shown[i]
-end
-return reply
+return {meta[2] or '', added, table.concat(flags), total}

@@ -42,6 +42,12 @@ class CounterSettings(CommonSettings):
     max_batch: int = Field(
         default=1024, ge=1, le=4096, description="Most hits one group commit carries"
     )
+    commits_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Group commits sent before the first returns (more overlap, smaller batches)",
+    )
     snapshot_prefix: str = Field(
         default="counter/snapshots/", description="Where snapshots go in the data bucket"
     )

@@ -15,7 +15,8 @@ from functools import lru_cache
 from services.counter.settings import CounterSettings
 from shared.keys import Keys
 
-NOT_COUNTED = "-"  # the visitor of a hit that is answered but not counted (a robot)
+VISITOR_WIDTH = 16  # hex characters of a visitor hash: the hit script reads them packed
+NOT_COUNTED = "-" * VISITOR_WIDTH  # the visitor of a hit answered but not counted (a robot)
 SALT_TTL = 2 * 86400  # long enough to cover the day; then the day's hashes are unlinkable
 
 
@@ -73,7 +74,9 @@ class Visitors:
         if self.is_robot(user_agent):
             return NOT_COUNTED
         digest = hashlib.blake2b(
-            f"{address}\x00{user_agent}".encode(errors="replace"), digest_size=8, key=self.salt
+            f"{address}\x00{user_agent}".encode(errors="replace"),
+            digest_size=VISITOR_WIDTH // 2,
+            key=self.salt,
         )
         return digest.hexdigest()
 
