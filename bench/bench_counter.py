@@ -1,5 +1,8 @@
 """Counter hit route under wrk: the group-committed plain-ASGI route on granian and on
 uvicorn, beside a naive FastAPI endpoint doing one awaited INCR per request, same run.
+Two more rows bound the problem: group commit alone (INCRBY only, no counting rules) and
+the floor (an answer with no work at all). Each row also gives the CPU spent per hit by
+the server, Valkey and wrk.
 
 Every request is a distinct reader (X-Forwarded-For from the trusted loopback edge) on one
 of 20 published articles, so dedupe is on but counts nothing away: the counts in Redis
@@ -8,6 +11,7 @@ must equal the acknowledged (200) answers.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import resource
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +31,7 @@ import redis
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from services.counter.service import HiredisPacking
 from services.stack import servers
 from shared.keys import Keys
 
@@ -65,6 +71,55 @@ async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class BareGroupCommit:
+    """Group commit and nothing else: INCRBY per article per batch, each answer waiting for
+    its pipeline, on a raw ASGI app. What batching alone buys over the naive endpoint,
+    before anything the counter must also do (published check, dedupe, hourly series,
+    uniques, rankings)."""
+
+    def __init__(self) -> None:
+        self.keys = Keys(os.environ["PRESSROOM_KEY_PREFIX"])
+        self.queue: list[tuple[str, asyncio.Future[int]]] = []
+        self.flushers: set[asyncio.Task[None]] = set()
+        self.redis: Redis | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] == "lifespan.startup":
+                self.redis = Redis.from_url(
+                    os.environ["PRESSROOM_REDIS_URL"], connection_class=HiredisPacking
+                )
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        article_id = scope["path"].rsplit("/", 1)[-1]
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.queue.append((article_id, answer))
+        if len(self.flushers) < 4:
+            flusher = asyncio.create_task(self.flush())
+            self.flushers.add(flusher)
+            flusher.add_done_callback(self.flushers.discard)
+        body = b'{"id":"%s","count":%d}' % (article_id.encode(), await answer)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def flush(self) -> None:
+        assert self.redis is not None
+        while self.queue:
+            batch, self.queue = self.queue[:1024], self.queue[1024:]
+            by_article: dict[str, list[asyncio.Future[int]]] = defaultdict(list)
+            for article_id, answer in batch:
+                by_article[article_id].append(answer)
+            pipe = self.redis.pipeline(transaction=False)
+            for article_id, answers in by_article.items():
+                pipe.incrby(self.keys.hits(article_id), len(answers))
+            totals = await pipe.execute()
+            for answers, total in zip(by_article.values(), totals, strict=True):
+                for answer in answers:
+                    answer.set_result(total)
 
 
 @dataclass
@@ -151,7 +206,7 @@ def run_one(
     output = subprocess.run(wrk, capture_output=True, text=True, check=True).stdout
     after = {role: group_cpu(group) for role, group in groups.items()} | {"wrk": children_cpu()}
     # redis-py's incr() sends INCRBY; the hit route sends only EVALSHA (INCRBY runs inside)
-    sent = ("incrby",) if "naive" in name else ("evalsha",)
+    sent = ("incrby",) if "naive" in name or "INCRBY" in name else ("evalsha",)
     client_commands, all_commands = command_calls(db, sent)
     server.stop()
     match = re.search(r"acked=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+)", output)
@@ -173,6 +228,11 @@ def main() -> None:
         ],
         "hit route, uvicorn": [python, "-m", "services", "counter", "--server", "uvicorn"],
         "hit route, granian": [python, "-m", "services", "counter", "--server", "granian"],
+        "bare group commit, INCRBY only": [
+            python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-ws",
+            "--workers", "1", "--log-level", "warning", "--factory",
+            "bench.bench_counter:BareGroupCommit",
+        ],
         FLOOR: [
             python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-ws",
             "--workers", "1", "--log-level", "warning", "bench.bench_counter:floor_app",

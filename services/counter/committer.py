@@ -62,6 +62,9 @@ class GroupCommit:
         self.queue: list[Pending] = []
         self.flushers: set[asyncio.Task[None]] = set()
         self.uniques_ttl = settings.hourly_retention_days * 86400
+        # A single server ranks inside the hit script; a cluster keeps rankings on their
+        # own slot and ranks in a second round trip.
+        self.rank_inline = not isinstance(redis, RedisCluster)
 
     async def load_scripts(self) -> None:
         # On a cluster, redis-py sends SCRIPT LOAD to every primary.
@@ -103,15 +106,18 @@ class GroupCommit:
         self.answer(by_article, replies)
 
     async def run_scripts(self, by_article: dict[str, list[Pending]], now: float) -> list[Any]:
-        """One pipeline: a hit script per article, then the rankings of what it counted.
+        """One pipeline: a hit script per article, which on a single server also ranks.
 
-        The rankings need the channel and the counted hits the hit scripts return, so they
-        follow in a second round trip; both complete before anyone is answered.
+        On a cluster the rankings need the channel and the counted hits the hit scripts
+        return, so they follow in a second round trip; both complete before anyone is
+        answered.
         """
         hour = time.strftime("%Y%m%d%H", time.gmtime(now))
         day = hour[:8]
         calls = [self.hit_call(aid, hits, hour, day) for aid, hits in by_article.items()]
         replies = await self.pipeline(calls)
+        if self.rank_inline:
+            return replies
         ranked: list[str] = []
         for aid, reply in zip(by_article, replies, strict=True):
             if isinstance(reply, list) and int(reply[1]) > 0:
@@ -124,7 +130,11 @@ class GroupCommit:
         k = self.keys
         keys = (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
         args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, k.seen(aid, ""))
-        return ("hit", *keys, *args, "".join(visitor for _, visitor, _ in hits))
+        visitors = "".join(visitor for _, visitor, _ in hits)
+        if not self.rank_inline:
+            return ("hit", *keys, *args, visitors)
+        rank = (k.top("all")[:-1], k.top_hour(hour)[:-1], HOUR_RANKING_TTL, k.top_channels, aid)
+        return ("hit", *keys, *args, visitors, *rank)
 
     def rank_call(self, hour: str, ranked: list[str]) -> tuple[Any, ...]:
         k = self.keys

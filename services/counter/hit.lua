@@ -5,6 +5,10 @@
 -- ARGV[5] the visitor hash of each hit, in arrival order, 16 characters each, packed into
 --   one string (one argument, not one per hit: cheaper to send); "----------------" =
 --   answer but do not count.
+-- ARGV[6..10], on a single server only (a cluster keeps the rankings on another slot, so
+--   the committer ranks in a second call, rank.lua): prefix of the all-time rankings,
+--   prefix of this hour's, hour rankings TTL (s), the set of ranked channels, article id.
+--   The rankings are then updated here, as rank.lua would, in the same round trip.
 -- Returns -1 when the article is not published (nothing is created), otherwise
 -- {channel, hits added, per-hit flags "1"/"0", total before this batch}: hit n is shown
 -- that total plus the hits counted among the first n.
@@ -39,4 +43,17 @@ if #readers > 0 then
   redis.call('PFADD', KEYS[4], unpack(readers))
   redis.call('EXPIRE', KEYS[4], ARGV[3])
 end
-return {meta[2] or '', added, table.concat(flags), total}
+local channel = meta[2] or ''
+if ARGV[6] and added > 0 then
+  local all, hour, ttl, id = ARGV[6], ARGV[7], ARGV[8], ARGV[10]
+  redis.call('ZINCRBY', all .. '*', added, id)
+  redis.call('ZINCRBY', hour .. '*', added, id)
+  redis.call('EXPIRE', hour .. '*', ttl)
+  if channel ~= '' then
+    redis.call('ZINCRBY', all .. channel, added, id)
+    redis.call('ZINCRBY', hour .. channel, added, id)
+    redis.call('EXPIRE', hour .. channel, ttl)
+    redis.call('SADD', ARGV[9], channel)
+  end
+end
+return {channel, added, table.concat(flags), total}
