@@ -3,7 +3,7 @@
 Starts its own Valkey, SeaweedFS and one ingest process (`pressroom ingest`, as deployed;
 no render worker, so the figures are ingest's own). Load: CLIENTS threads, each posting new
 articles back to back for SECONDS. Baselines measured in the same run, same concurrency:
-the /healthz round trip (the HTTP floor) and bare boto3 PUTs of the same document (the
+the /healthz round trip (the HTTP floor) and bare S3 PUTs of the same document (the
 storage floor: ingest writes three objects per article).
 """
 
@@ -112,13 +112,13 @@ def measure(stack: Stack, key: str) -> dict[str, dict[str, float]]:
     ).data
     body = orjson.dumps(document(0, run))
 
-    def boto_put(n: int) -> bool:
+    def bare_put(n: int) -> bool:
         bucket.put(f"bench/{run}/{n}.json", body, content_type="application/json")
         return True
 
     results = {
         "GET /healthz (HTTP floor)": load(healthz),
-        "boto3 PUT, same document (storage floor)": load(boto_put),
+        "S3 PUT, same document (storage floor)": load(bare_put),
         "POST /v1/articles (new article each)": load(post),
     }
     batch_load = load(batch, clients=2)
