@@ -54,8 +54,8 @@ class Objects:
 
     Each request is signed by botocore's own SigV4 signer and sent over one urllib3 pool,
     skipping the boto3 client's per-call machinery (endpoint rules, event hooks, response
-    parsing), which cost 1.3 ms of CPU per PUT against 0.5 ms this way
-    (`python -m bench render_rebuild` prints both). Listing, batch deletes and bucket
+    parsing), which cost 1.3 ms of CPU per PUT against 0.5 ms this way (docs/BENCHMARKS.md;
+    `python -m bench render_rebuild` prints the PUT rate of both). Listing, batch deletes and bucket
     management stay on the boto3 client. Server errors and broken connections are retried
     twice with jittered backoff, as boto3's standard mode does.
     """
@@ -99,17 +99,22 @@ class Objects:
     def request(
         self, method: str, bucket: str, key: str, body: bytes = b"", **headers: str
     ) -> urllib3.BaseHTTPResponse:
-        """One signed request; 5xx answers and transport failures raise StorageUnavailable."""
+        """One signed request. 404 is returned for the caller to read; any other answer
+        that is not a success, and transport failures, raise StorageUnavailable."""
         url = self.url(bucket, key)
         signed = AWSRequest(method=method, url=url, data=body, headers=headers)
         S3SigV4Auth(self._credentials, "s3", self._region).add_auth(signed)
         try:
             answer = self._pool.request(
-                method, url, body=body or None, headers=dict(signed.headers.items())
+                method,
+                url,
+                body=body or None,
+                headers=dict(signed.headers.items()),
+                redirect=False,  # S3 answers a wrong region with 301 and an error document
             )
         except urllib3.exceptions.HTTPError as exc:
             raise StorageUnavailable(f"{method} {bucket}/{key}: {exc}") from exc
-        if answer.status >= 400 and answer.status != 404:
+        if answer.status >= 300 and answer.status != 404:
             detail = answer.data[:300].decode("utf-8", "replace")
             raise StorageUnavailable(f"{method} {bucket}/{key}: {answer.status} {detail}")
         return answer
