@@ -25,10 +25,10 @@ from bench.render_support import article, context, infra, store
 from services.render.context import RenderContext
 from services.render.rebuild import (
     Summary,
+    article_documents,
     forget_rendered,
     rebuild_articles,
     rebuild_lists,
-    survey,
 )
 from services.render.reindex import reindex
 from services.render.settings import RenderSettings
@@ -45,7 +45,7 @@ def newsroom() -> list[Article]:
 
 def rebuild(ctx: RenderContext) -> tuple[float, Summary]:
     started = time.perf_counter()
-    documents = survey(ctx)
+    documents = article_documents(ctx)
     done = rebuild_articles(ctx, documents)
     lists = rebuild_lists(ctx, None)
     seconds = time.perf_counter() - started

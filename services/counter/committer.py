@@ -24,8 +24,10 @@ from services.counter.visitors import SALT_TTL, new_salt
 from shared.keys import Keys
 from shared.logging import get_logger
 
-HIT_SCRIPT = (Path(__file__).parent / "hit.lua").read_text()
-RANK_SCRIPT = (Path(__file__).parent / "rank.lua").read_text()
+SCRIPTS = Path(__file__).parent
+RANKING = (SCRIPTS / "ranking.lua").read_text()  # the `rank` function both scripts call
+HIT_SCRIPT = RANKING + (SCRIPTS / "hit.lua").read_text()
+RANK_SCRIPT = RANKING + (SCRIPTS / "rank.lua").read_text()
 HOUR_RANKING_TTL = 50 * 3600  # the rolling 24h window and yesterday's daily ranking need 49h
 log = get_logger("pressroom.counter")
 

@@ -8,7 +8,8 @@
 -- ARGV[6..10], on a single server only (a cluster keeps the rankings on another slot, so
 --   the committer ranks in a second call, rank.lua): prefix of the all-time rankings,
 --   prefix of this hour's, hour rankings TTL (s), the set of ranked channels, article id.
---   The rankings are then updated here, as rank.lua would, in the same round trip.
+--   The rankings are then updated here (`rank`, from ranking.lua, prepended when the
+--   script is loaded), in the same round trip.
 -- Returns -1 when the article is not published (nothing is created), otherwise
 -- {channel, hits added, per-hit flags "1"/"0", total before this batch}: hit n is shown
 -- that total plus the hits counted among the first n.
@@ -45,15 +46,6 @@ if #readers > 0 then
 end
 local channel = meta[2] or ''
 if ARGV[6] and added > 0 then
-  local all, hour, ttl, id = ARGV[6], ARGV[7], ARGV[8], ARGV[10]
-  redis.call('ZINCRBY', all .. '*', added, id)
-  redis.call('ZINCRBY', hour .. '*', added, id)
-  redis.call('EXPIRE', hour .. '*', ttl)
-  if channel ~= '' then
-    redis.call('ZINCRBY', all .. channel, added, id)
-    redis.call('ZINCRBY', hour .. channel, added, id)
-    redis.call('EXPIRE', hour .. channel, ttl)
-    redis.call('SADD', ARGV[9], channel)
-  end
+  rank(ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], channel, added)
 end
 return {channel, added, table.concat(flags), total}

@@ -75,7 +75,7 @@ def rebuild(
         job.forget_rendered(ctx)
     ctx.theme.publish_assets(ctx.storage.site, ctx.settings.asset_cache_control)
     started = time.perf_counter()
-    documents = job.survey(ctx)
+    documents = job.article_documents(ctx)
     with _progress() as bar:
         articles_task = bar.add_task("articles", total=len(documents))
         summary = job.rebuild_articles(

@@ -16,7 +16,6 @@ from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
     ProcessPoolExecutor,
-    ThreadPoolExecutor,
     wait,
 )
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from services.render.rebuild_pages import (
 from services.render.summary import Summary, batches
 from shared.logging import get_logger
 
-__all__ = ["Summary", "batches", "rebuild_articles", "rebuild_lists", "survey"]
+__all__ = ["Summary", "batches", "rebuild_articles", "rebuild_lists"]
 
 log = get_logger("pressroom.render.rebuild")
 Advance = Callable[[int], None]
@@ -49,16 +48,6 @@ def article_documents(ctx: RenderContext) -> list[tuple[str, str]]:
     return found
 
 
-def survey(ctx: RenderContext) -> list[tuple[str, str]]:
-    """The two listings a rebuild starts from, made at once: the article documents (id,
-    ETag), returned, and the site's pages, whose MD5s replace the record in Redis."""
-    with ThreadPoolExecutor(1) as aside:
-        pages = aside.submit(sync_page_hashes, ctx)
-        documents = article_documents(ctx)
-        pages.result()
-    return documents
-
-
 def rebuild_articles(
     ctx: RenderContext,
     documents: list[tuple[str, str]],
@@ -66,9 +55,9 @@ def rebuild_articles(
     channel: str | None = None,
     advance: Advance = lambda _: None,
 ) -> Summary:
-    """Render the article pages whose inputs changed, resuming an interrupted run
-    (`documents` and the record of the site's pages come from survey())."""
+    """Render the article pages whose inputs changed, resuming an interrupted run."""
     summary = Summary()
+    sync_page_hashes(ctx)
     side = refresh_sidebar(ctx)
     done_key = ctx.keys.rebuild_done(channel or "all")
     done: set[str] = ctx.redis.smembers(done_key)  # type: ignore[assignment]
