@@ -81,7 +81,7 @@ class Objects:
             settings.s3_access_key_id, settings.s3_secret_access_key.get_secret_value()
         )
         self._pool = urllib3.PoolManager(
-            maxsize=32,
+            maxsize=64,  # connections kept per host: a rebuild process runs up to 64 threads
             retries=self.RETRY,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
