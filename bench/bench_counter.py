@@ -65,9 +65,13 @@ def naive_app() -> FastAPI:
 async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The floor: a raw ASGI app answering the hit route's JSON with no work at all (no
     Redis, no visitor, no batching). What granian, wrk and the kernel cost per request."""
-    if scope["type"] != "http":
-        return
-    body = b'{"id":"%s","count":0}' % scope["path"].rsplit("/", 1)[-1].encode()
+    if scope["type"] == "http":
+        await answer_hit(send, scope["path"].rsplit("/", 1)[-1], 0)
+
+
+async def answer_hit(send: Any, article_id: str, count: int) -> None:
+    """The hit route's answer, as the two bounds send it."""
+    body = b'{"id":"%s","count":%d}' % (article_id.encode(), count)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -101,10 +105,7 @@ class BareGroupCommit:
             flusher = asyncio.create_task(self.flush())
             self.flushers.add(flusher)
             flusher.add_done_callback(self.flushers.discard)
-        body = b'{"id":"%s","count":%d}' % (article_id.encode(), await answer)
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await answer_hit(send, article_id, await answer)
 
     async def flush(self) -> None:
         assert self.redis is not None
