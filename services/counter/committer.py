@@ -116,7 +116,8 @@ class GroupCommit:
         """
         hour = time.strftime("%Y%m%d%H", time.gmtime(now))
         day = hour[:8]
-        calls = [self.hit_call(aid, hits, hour, day) for aid, hits in by_article.items()]
+        rank = self.rank_args(hour) if self.rank_inline else ()
+        calls = [self.hit_call(aid, hits, hour, day, rank) for aid, hits in by_article.items()]
         replies = await self.pipeline(calls)
         if self.rank_inline:
             return replies
@@ -128,20 +129,24 @@ class GroupCommit:
             await self.pipeline([self.rank_call(hour, ranked)])
         return replies
 
-    def hit_call(self, aid: str, hits: list[Pending], hour: str, day: str) -> tuple[Any, ...]:
+    def hit_call(
+        self, aid: str, hits: list[Pending], hour: str, day: str, rank: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """`rank`: rank_args() when this script also ranks (a single server), else ()."""
         k = self.keys
         keys = (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
         args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, k.seen(aid, ""))
         visitors = "".join(visitor for _, visitor, _ in hits)
-        if not self.rank_inline:
+        if not rank:
             return ("hit", *keys, *args, visitors)
-        rank = (k.top("all")[:-1], k.top_hour(hour)[:-1], HOUR_RANKING_TTL, k.top_channels, aid)
-        return ("hit", *keys, *args, visitors, *rank)
+        return ("hit", *keys, *args, visitors, *rank, k.top_channels, aid)
+
+    def rank_args(self, hour: str) -> tuple[Any, ...]:
+        """Ranking prefixes (all-time, this hour) and the hour rankings' TTL: once a batch."""
+        return (self.keys.top("all")[:-1], self.keys.top_hour(hour)[:-1], HOUR_RANKING_TTL)
 
     def rank_call(self, hour: str, ranked: list[str]) -> tuple[Any, ...]:
-        k = self.keys
-        args = (k.top("all")[:-1], k.top_hour(hour)[:-1], HOUR_RANKING_TTL)
-        return ("rank", k.top_channels, *args, *ranked)
+        return ("rank", self.keys.top_channels, *self.rank_args(hour), *ranked)
 
     async def pipeline(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         """EVALSHA each call; scripts lost to a Redis restart are loaded and run again."""

@@ -81,6 +81,26 @@ def test_hourly_buckets_past_retention_go_but_their_day_stays(isolated: Isolated
     assert isolated.redis.hget(k.daily("c" * 20), rollups.day_of(old)) == "5"
 
 
+def restore_command(isolated: Isolated) -> subprocess.CompletedProcess[str]:
+    """`pressroom counter restore` run as an operator would, on the test's own keys and bucket."""
+    env = {
+        **os.environ,
+        "PRESSROOM_ENVIRONMENT": "test",
+        "PRESSROOM_REDIS_URL": isolated.settings.redis_url,
+        "PRESSROOM_S3_ENDPOINT_URL": isolated.settings.s3_endpoint_url or "",
+        "PRESSROOM_KEY_PREFIX": isolated.keys.prefix,
+        "PRESSROOM_DATA_BUCKET": isolated.settings.data_bucket,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services", "counter", "restore"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_restore_rebuilds_counts_from_the_latest_snapshot(isolated: Isolated) -> None:
     k, data = isolated.keys, isolated.storage.data
     prefix = "counter/snapshots/"
@@ -92,22 +112,7 @@ def test_restore_rebuilds_counts_from_the_latest_snapshot(isolated: Isolated) ->
     isolated.redis.delete(*lost)  # Redis lost its data (no AOF, say)
     isolated.redis.set(k.hits("e" * 20), 3)  # ...and counted one more view since
 
-    env = {
-        **os.environ,
-        "PRESSROOM_ENVIRONMENT": "test",
-        "PRESSROOM_REDIS_URL": isolated.settings.redis_url,
-        "PRESSROOM_S3_ENDPOINT_URL": isolated.settings.s3_endpoint_url or "",
-        "PRESSROOM_KEY_PREFIX": k.prefix,
-        "PRESSROOM_DATA_BUCKET": isolated.settings.data_bucket,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "services", "counter", "restore"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = restore_command(isolated)
 
     assert done.returncode == 0, done.stderr
     assert str(taken) in done.stdout.replace("\n", "")
@@ -119,21 +124,7 @@ def test_restore_rebuilds_counts_from_the_latest_snapshot(isolated: Isolated) ->
 
 
 def test_restore_without_a_snapshot_says_so(isolated: Isolated) -> None:
-    env = {
-        **os.environ,
-        "PRESSROOM_ENVIRONMENT": "test",
-        "PRESSROOM_REDIS_URL": isolated.settings.redis_url,
-        "PRESSROOM_S3_ENDPOINT_URL": isolated.settings.s3_endpoint_url or "",
-        "PRESSROOM_DATA_BUCKET": isolated.settings.data_bucket,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "services", "counter", "restore"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = restore_command(isolated)
     assert done.returncode == 1
     assert "no snapshot" in done.stdout
 
