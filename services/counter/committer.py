@@ -2,8 +2,9 @@
 
 Each caller waits for the pipeline that carries its hit, so a hit is answered only once
 Redis has counted it; a process killed at any moment loses only unanswered hits. Under
-load one pipeline carries hundreds of hits: one script call per article (not per hit)
-and one ranking call per batch, which is what lets one Python process keep up.
+load one pipeline carries hundreds of hits in one script call on a single server (one per
+article, then one ranking call, on a cluster), which is what lets one Python process keep
+up.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ SCRIPTS = Path(__file__).parent
 RANKING = (SCRIPTS / "ranking.lua").read_text()  # the `rank` function both scripts call
 HIT_SCRIPT = RANKING + (SCRIPTS / "hit.lua").read_text()
 RANK_SCRIPT = RANKING + (SCRIPTS / "rank.lua").read_text()
+NO_RANKING = ("", "", "", "")  # hit.lua's ranking arguments when it must not rank
 HOUR_RANKING_TTL = 50 * 3600  # the rolling 24h window and yesterday's daily ranking need 49h
 log = get_logger("pressroom.counter")
 
@@ -108,45 +111,51 @@ class GroupCommit:
         self.answer(by_article, replies)
 
     async def run_scripts(self, by_article: dict[str, list[Pending]], now: float) -> list[Any]:
-        """One pipeline: a hit script per article, which on a single server also ranks.
+        """The hit script's reply for each article, in `by_article` order.
 
-        On a cluster the rankings need the channel and the counted hits the hit scripts
-        return, so they follow in a second round trip; both complete before anyone is
-        answered.
+        A single server counts and ranks the whole batch in one script call. A cluster
+        counts each article on its own slot, then ranks on the `{rank}` slot in a second
+        round trip (the rankings need the channels and counted hits the first returns);
+        both complete before anyone is answered.
         """
         hour = time.strftime("%Y%m%d%H", time.gmtime(now))
         day = hour[:8]
-        rank = self.rank_args(hour) if self.rank_inline else ()
-        calls = [self.hit_call(aid, hits, hour, day, rank) for aid, hits in by_article.items()]
-        replies = await self.pipeline(calls)
         if self.rank_inline:
-            return replies
+            rank = (*self.rankings(hour), self.keys.top_channels)
+            (replies,) = await self.pipeline([self.hit_call(by_article.items(), hour, day, rank)])
+            return list(replies)
+        calls = [self.hit_call([article], hour, day, NO_RANKING) for article in by_article.items()]
+        replies = [reply[0] for reply in await self.pipeline(calls)]
         ranked: list[str] = []
         for aid, reply in zip(by_article, replies, strict=True):
             if isinstance(reply, list) and int(reply[1]) > 0:
                 ranked += [aid, str(reply[0]), str(reply[1])]
         if ranked:
-            await self.pipeline([self.rank_call(hour, ranked)])
+            rankings = (*self.rankings(hour), *ranked)
+            await self.pipeline([("rank", 1, self.keys.top_channels, *rankings)])
         return replies
 
     def hit_call(
-        self, aid: str, hits: list[Pending], hour: str, day: str, rank: tuple[Any, ...]
+        self,
+        articles: Iterable[tuple[str, list[Pending]]],
+        hour: str,
+        day: str,
+        rank: tuple[Any, ...],
     ) -> tuple[Any, ...]:
-        """`rank`: rank_args() when this script also ranks (a single server), else ()."""
+        """The hit script's arguments (hit.lua): `rank` is rankings() and the set of ranked
+        channels when this call also ranks (a single server), else NO_RANKING."""
         k = self.keys
-        keys = (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
-        args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, k.seen(aid, ""))
-        visitors = "".join(visitor for _, visitor, _ in hits)
-        if not rank:
-            return ("hit", *keys, *args, visitors)
-        return ("hit", *keys, *args, visitors, *rank, k.top_channels, aid)
+        keys: list[str] = []
+        each: list[str] = []
+        for aid, hits in articles:
+            keys += (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
+            each += (aid, k.seen(aid, ""), "".join(visitor for _, visitor, _ in hits))
+        args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, *rank, *each)
+        return ("hit", len(keys), *keys, *args)
 
-    def rank_args(self, hour: str) -> tuple[Any, ...]:
+    def rankings(self, hour: str) -> tuple[str, str, int]:
         """Ranking prefixes (all-time, this hour) and the hour rankings' TTL: once a batch."""
         return (self.keys.top("all")[:-1], self.keys.top_hour(hour)[:-1], HOUR_RANKING_TTL)
-
-    def rank_call(self, hour: str, ranked: list[str]) -> tuple[Any, ...]:
-        return ("rank", self.keys.top_channels, *self.rank_args(hour), *ranked)
 
     async def pipeline(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         """EVALSHA each call; scripts lost to a Redis restart are loaded and run again."""
@@ -165,11 +174,10 @@ class GroupCommit:
     async def send(self, calls: list[tuple[Any, ...]]) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
         for script, *rest in calls:
-            numkeys = 4 if script == "hit" else 1
             sha = self.hit_sha if script == "hit" else self.rank_sha
             # execute_command: redis-py's cluster pipeline refuses its evalsha() helper, but
             # routes a raw EVALSHA by its keys, which share one slot.
-            pipe.execute_command("EVALSHA", sha, numkeys, *rest)
+            pipe.execute_command("EVALSHA", sha, *rest)
         return list(await pipe.execute(raise_on_error=False))
 
     def answer(self, by_article: dict[str, list[Pending]], replies: list[Any]) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import uuid
 from datetime import UTC, datetime
+
+import httpx
 
 from tests.counter.conftest import Counter, reader
 
@@ -96,3 +101,38 @@ def test_dashboard_shows_the_top_articles_and_an_hourly_chart(counter: Counter) 
     assert f"/dashboard?article={article}" in board.text
     assert chart.text.count("<svg") == 2
     assert 'data-count="3"' in chart.text
+
+
+def test_concurrent_hits_on_many_articles_count_and_rank_each_one(counter: Counter) -> None:
+    """Hits arriving together share group commits (one script call on a single server):
+    every article still gets exactly its readers, its ranking entries, and unknown ids
+    among them are refused without disturbing the rest."""
+    channels = [f"c{n}{counter.keys.prefix[1:5]}" for n in range(3)]
+    articles = {counter.publish(channels[n % 3]): n + 1 for n in range(9)}
+    unknown = [uuid.uuid4().hex[:20] for _ in range(5)]
+
+    async def send_all() -> list[tuple[str, int]]:
+        async with httpx.AsyncClient(base_url=counter.url, timeout=10) as http:
+            posts = [(a, r) for a, readers in articles.items() for r in range(readers)]
+            posts += [(u, 0) for u in unknown]
+            random.shuffle(posts)
+            answers = await asyncio.gather(
+                *(http.post(f"/v1/hits/{a}", headers=reader(r)) for a, r in posts)
+            )
+            return [(a, answer.status_code) for (a, _), answer in zip(posts, answers, strict=True)]
+
+    statuses = asyncio.run(send_all())
+    with counter.client() as http:
+        counts = http.get("/v1/counts", params={"ids": ",".join(articles)}).json()["counts"]
+        tops = {
+            c: http.get("/v1/top", params={"window": "1h", "channel": c}).json()["items"]
+            for c in channels
+        }
+
+    assert {code for a, code in statuses if a in articles} == {200}
+    assert {code for a, code in statuses if a in unknown} == {404}
+    assert counts == articles
+    for n, channel in enumerate(channels):
+        expected = sorted(((a, c) for a, c in articles.items() if (c - 1) % 3 == n),
+                          key=lambda item: -item[1])  # fmt: skip
+        assert [(i["id"], i["count"]) for i in tops[channel]] == expected
