@@ -29,8 +29,10 @@ class Keys:
     def uniques(self, article_id: str, day: str) -> str:
         return f"{self.prefix}a:{{{article_id}}}:uv:{day}"
 
-    def seen(self, article_id: str, visitor: str) -> str:
-        return f"{self.prefix}a:{{{article_id}}}:seen:{visitor}"
+    def seen(self, article_id: str, bucket: str) -> str:
+        """Hash: visitor hash -> time (ms) of their last counted hit, for one dedupe-window
+        bucket (the hit script appends the bucket number to the prefix `seen(id, "")`)."""
+        return f"{self.prefix}a:{{{article_id}}}:seen:{bucket}"
 
     # --- indexes over articles (derivable from the data bucket) ----------------------
     def channel(self, channel: str) -> str:

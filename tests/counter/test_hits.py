@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from pathlib import Path
 
 import httpx
 import redis
 
-from tests.counter.conftest import Counter, reader
+from services.stack.run import Stack
+from tests.counter.conftest import Counter, reader, start_counter
 
 HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -47,6 +51,38 @@ def test_a_reader_reloading_within_the_window_counts_once(counter: Counter) -> N
 
     assert [r["count"] for r in reloads] == [1, 1, 1, 1]
     assert other["count"] == 2
+
+
+def test_a_reader_counts_again_once_per_window_and_is_then_forgotten(
+    stack: Stack, tmp_path: Path
+) -> None:
+    counter = start_counter(tmp_path, stack.urls["redis_url"], dedupe_seconds="1")
+    try:
+        article = counter.publish()
+
+        async def burst() -> list[int]:  # one reader's reloads, arriving together
+            async with httpx.AsyncClient(base_url=counter.url, timeout=10) as http:
+                answers = await asyncio.gather(
+                    *(http.post(f"/v1/hits/{article}", headers=reader(3)) for _ in range(8))
+                )
+            return [a.json()["count"] for a in answers]
+
+        together = asyncio.run(burst())
+        with counter.client() as http:
+            started = time.monotonic()
+            while time.monotonic() - started < 2.5:  # hammering reload for 2.5 windows
+                assert http.post(f"/v1/hits/{article}", headers=reader(3)).status_code == 200
+                time.sleep(0.05)
+            total = http.get("/v1/counts", params={"ids": article}).json()["counts"][article]
+        remembered = counter.redis.keys(counter.keys.seen(article, "*"))
+        ttls = [counter.redis.pttl(key) for key in remembered]
+    finally:
+        counter.server.stop()
+
+    assert together == [1] * 8
+    assert total == 3  # the burst's one, then one after 1 s and one after 2 s
+    assert remembered
+    assert all(0 < ttl <= 3000 for ttl in ttls)  # no reader remembered past two windows
 
 
 def test_crawlers_and_headless_browsers_are_answered_but_not_counted(counter: Counter) -> None:
