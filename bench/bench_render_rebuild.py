@@ -7,11 +7,13 @@ with an equivalent theme (article page with prev/next and a cached sidebar, pagi
 channel lists, home, RSS, sitemap), the same Hugo build followed by `hugo deploy` into the
 same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3 PUTs of article-sized pages
 into the same SeaweedFS at several concurrencies (the best of them is what the store
-allows).
+allows). One bound: Pressroom's article pages rendered by one process from documents
+already in memory, with no store at all (what the renderer alone costs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -21,8 +23,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from markupsafe import Markup
+
 from bench.render_support import article, context, infra, store
+from services.render.articles import article_page, load_article, neighbours_of
 from services.render.context import RenderContext
+from services.render.pages import refresh_sidebar
 from services.render.rebuild import (
     Summary,
     article_documents,
@@ -290,6 +296,20 @@ def put_ceiling(settings: RenderSettings, processes: int, threads: int) -> float
 CEILINGS = ((1, 1), (1, 8), (1, 16), (1, 32), (2, 16))
 
 
+def render_only(ctx: RenderContext, articles: list[Article]) -> tuple[float, int]:
+    """Article pages rendered (and hashed) by one process from documents already read, with
+    no request to the store: what the renderer alone costs, beside Hugo's whole build."""
+    side = Markup(refresh_sidebar(ctx))
+    with ThreadPoolExecutor(32) as pool:
+        loaded = [d for d in pool.map(lambda a: load_article(ctx, a.id), articles) if d]
+    links = neighbours_of(ctx, [(a.channel, a.id) for a, _ in loaded])
+    started = time.perf_counter()
+    for document, _ in loaded:
+        url = ctx.article_url(document.id, document.channel, document.published_at)
+        hashlib.md5(article_page(ctx, document, url, links[document.id], side)).hexdigest()
+    return time.perf_counter() - started, len(loaded)
+
+
 def main() -> None:
     articles = newsroom()
     hugo_seconds, hugo_pages = hugo_build(articles)
@@ -309,6 +329,7 @@ def main() -> None:
         ceilings = {pt: put_ceiling(ceiling_settings, *pt) for pt in CEILINGS}
         boto3_rate = boto3_put_ceiling(ceiling_settings, 16)
         pair_rate = page_pair_ceiling(ceiling_settings, 32)
+        render_seconds, rendered = render_only(ctx, articles)
     hugo_rate = hugo_pages / hugo_seconds
     first_rate = first.written / first_seconds
     print(f"articles: {ARTICLES:,}; reindex from the data bucket: {reindex_seconds:.1f} s")
@@ -326,6 +347,9 @@ def main() -> None:
         f"{'pressroom rebuild, nothing changed':<40} {second.written:>7,} "
         f"{second_seconds:>8.2f} {'':>8}  ({second.unchanged:,} unchanged)"
     )
+    render_rate = rendered / render_seconds
+    name = "render only: no store, 1 process"
+    print(f"{name:<40} {rendered:>7,} {render_seconds:>8.2f} {render_rate:>8.0f}")
     for (processes, threads), rate in ceilings.items():
         name = f"bare S3 PUTs, {processes} process x {threads} threads"
         print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / rate:>8.2f} {rate:>8.0f}")
@@ -343,6 +367,7 @@ def main() -> None:
     print(f"first rebuild rate vs best bare PUT rate: {first_rate / best:.2f}x")
     print(f"first rebuild rate vs bare GET+PUT per page: {first_rate / pair_rate:.2f}x")
     print(f"best bare PUT rate vs hugo: {best / hugo_rate:.2f}x")
+    print(f"render only (1 process, no store) vs hugo: {render_rate / hugo_rate:.2f}x")
     print(f"second rebuild vs first: {first_seconds / second_seconds:.1f}x faster")
     if first.failed or second.failed:
         print(f"FAILED pages: {first.failed} first, {second.failed} second")
