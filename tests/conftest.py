@@ -142,9 +142,12 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium (installed by `make test`), driven by Playwright."""
+    """Debian's headless Chromium (installed by `make test`), driven by Playwright.
+
+    Per module, not per session: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, and tests that call asyncio.run must not follow it."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_FLAGS

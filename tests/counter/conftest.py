@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,13 @@ def counter(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield running
     running.server.stop()
     running.redis.close()
+
+
+def hit_together(counter: Counter, hits: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
+    """POST each (article id, headers) hit at once, one thread each, so that they share
+    group commits; the answers come back in the order of `hits`."""
+    with counter.client() as http, ThreadPoolExecutor(len(hits)) as pool:
+        return list(pool.map(lambda h: http.post(f"/v1/hits/{h[0]}", headers=h[1]), hits))
 
 
 def reader(n: int, agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0") -> dict[str, str]:

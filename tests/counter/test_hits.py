@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -11,7 +10,7 @@ import httpx
 import redis
 
 from services.stack.run import Stack
-from tests.counter.conftest import Counter, reader, start_counter
+from tests.counter.conftest import Counter, hit_together, reader, start_counter
 
 HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -60,14 +59,8 @@ def test_a_reader_counts_again_once_per_window_and_is_then_forgotten(
     try:
         article = counter.publish()
 
-        async def burst() -> list[int]:  # one reader's reloads, arriving together
-            async with httpx.AsyncClient(base_url=counter.url, timeout=10) as http:
-                answers = await asyncio.gather(
-                    *(http.post(f"/v1/hits/{article}", headers=reader(3)) for _ in range(8))
-                )
-            return [a.json()["count"] for a in answers]
-
-        together = asyncio.run(burst())
+        burst = hit_together(counter, [(article, reader(3))] * 8)  # reloads at once
+        together = [answer.json()["count"] for answer in burst]
         with counter.client() as http:
             started = time.monotonic()
             while time.monotonic() - started < 2.5:  # hammering reload for 2.5 windows

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from datetime import UTC, datetime
 
-import httpx
-
-from tests.counter.conftest import Counter, reader
+from tests.counter.conftest import Counter, hit_together, reader
 
 
 def hit(counter: Counter, article: str, readers: range) -> None:
@@ -111,17 +108,11 @@ def test_concurrent_hits_on_many_articles_count_and_rank_each_one(counter: Count
     articles = {counter.publish(channels[n % 3]): n + 1 for n in range(9)}
     unknown = [uuid.uuid4().hex[:20] for _ in range(5)]
 
-    async def send_all() -> list[tuple[str, int]]:
-        async with httpx.AsyncClient(base_url=counter.url, timeout=10) as http:
-            posts = [(a, r) for a, readers in articles.items() for r in range(readers)]
-            posts += [(u, 0) for u in unknown]
-            random.shuffle(posts)
-            answers = await asyncio.gather(
-                *(http.post(f"/v1/hits/{a}", headers=reader(r)) for a, r in posts)
-            )
-            return [(a, answer.status_code) for (a, _), answer in zip(posts, answers, strict=True)]
-
-    statuses = asyncio.run(send_all())
+    posts = [(a, r) for a, readers in articles.items() for r in range(readers)]
+    posts += [(u, 0) for u in unknown]
+    random.shuffle(posts)
+    answers = hit_together(counter, [(a, reader(r)) for a, r in posts])
+    statuses = [(a, answer.status_code) for (a, _), answer in zip(posts, answers, strict=True)]
     with counter.client() as http:
         counts = http.get("/v1/counts", params={"ids": ",".join(articles)}).json()["counts"]
         tops = {
