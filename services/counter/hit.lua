@@ -78,7 +78,9 @@ for a = 0, #KEYS / 4 - 1 do
     end
     if window > 0 and added > 0 then
       local key = bucket_key(seen, bucket)
-      redis.call('HSET', key, unpack(counted))
+      for i = 1, #counted, 2000 do  -- pairs, in steps Lua's unpack can hold
+        redis.call('HSET', key, unpack(counted, i, math.min(i + 1999, #counted)))
+      end
       redis.call('PEXPIREAT', key, string.format('%d', (bucket + 2) * window))
     end
     local total

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
+from services.counter.committer import Counted, GroupCommit
+from services.counter.service import connect
+from services.counter.settings import CounterSettings
 from services.stack.run import Stack
 from tests.counter.conftest import Counter, hit_together, reader, start_counter
 
@@ -153,3 +158,28 @@ def test_fastapi_documents_the_hit_route(counter: Counter) -> None:
     assert {"/v1/hits/{article_id}", "/v1/counts", "/v1/top", "/v1/stats/{article_id}"} <= set(
         schema["paths"]
     )
+
+
+def test_the_largest_batch_on_one_article_counts_every_reader(
+    counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PRESSROOM_MAX_BATCH at its maximum (4,096) and every hit on one article: one script
+    call holds them all, though Lua can unpack only so many values at once."""
+    article = counter.publish()
+    for name, value in counter.env.items():  # the counter's own settings
+        monkeypatch.setenv(name, value)
+    settings = CounterSettings(max_batch=4096, commits_in_flight=1)
+
+    async def hit_all() -> list[Counted]:
+        redis = connect(settings)
+        committer = GroupCommit(redis, counter.keys, settings)
+        await committer.load_scripts()
+        try:  # queued before the first commit runs: one batch
+            return await asyncio.gather(*(committer.hit(article, f"{n:016x}") for n in range(4096)))
+        finally:
+            await redis.aclose()
+
+    answers = asyncio.run(hit_all())
+
+    assert [a.count for a in answers] == list(range(1, 4097))
+    assert all(a.counted for a in answers)
