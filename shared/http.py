@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.logging import get_logger
+from shared.logging import describe, get_logger
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger("pressroom.http")
@@ -88,7 +88,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        log.exception("http.unhandled", path=request.url.path, error=repr(exc))
+        log.exception("http.unhandled", path=request.url.path, error=describe(exc))
         return problem_response(Problem(500, "Internal error", "The error was logged."))
 
     app.add_exception_handler(Problem, on_problem)

@@ -33,3 +33,9 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as a log line shows it: its type and its message (redis-py's errors,
+    among others, leave the message out of their repr)."""
+    return f"{type(exc).__name__}: {exc}"

@@ -24,7 +24,7 @@ from redis.exceptions import NoScriptError
 from services.counter.settings import CounterSettings
 from services.counter.visitors import SALT_TTL, new_salt
 from shared.keys import Keys
-from shared.logging import get_logger
+from shared.logging import describe, get_logger
 
 SCRIPTS = Path(__file__).parent
 RANKING = (SCRIPTS / "ranking.lua").read_text()  # the `rank` function both scripts call
@@ -102,10 +102,10 @@ class GroupCommit:
         try:
             replies = await self.run_scripts(by_article, now)
         except Exception as exc:  # whatever it was, every waiting reader must get an answer
-            log.warning("counter.commit.failed", hits=len(batch), error=repr(exc))
+            log.warning("counter.commit.failed", hits=len(batch), error=describe(exc))
             for _, _, answer in batch:
                 if not answer.done():
-                    answer.set_exception(CountUnavailable(repr(exc)))
+                    answer.set_exception(CountUnavailable(describe(exc)))
             return
         BATCH.observe(len(batch))
         self.answer(by_article, replies)

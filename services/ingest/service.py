@@ -24,7 +24,7 @@ from services.ingest.settings import IngestSettings
 from shared.celery_app import app as celery_app
 from shared.ids import article_id, is_article_id
 from shared.keys import Keys
-from shared.logging import get_logger
+from shared.logging import describe, get_logger
 from shared.models import Article, ArticleStatus, article_key, pending_key, version_key
 from shared.site import SiteConfig
 from shared.storage import Storage, StorageUnavailable
@@ -248,7 +248,7 @@ def _index_and_enqueue(ctx: IngestContext, article: Article) -> None:
         ctx.redis.hdel(ctx.keys.article(article.id), "error")
         celery_app.send_task("render.article", args=[article.id, article.version])
     except Exception as exc:  # kombu raises its own and redis' errors
-        log.warning("ingest.enqueue.deferred", id=article.id, error=repr(exc))
+        log.warning("ingest.enqueue.deferred", id=article.id, error=describe(exc))
 
 
 def _public_url(ctx: IngestContext, article: Article) -> str:

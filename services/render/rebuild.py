@@ -31,7 +31,7 @@ from services.render.rebuild_pages import (
     start_worker,
 )
 from services.render.summary import Summary, batches
-from shared.logging import get_logger
+from shared.logging import describe, get_logger
 
 __all__ = ["Summary", "batches", "rebuild_articles", "rebuild_lists"]
 
@@ -153,7 +153,7 @@ def rebuild_lists(
             for key, written in render_dependant(ctx, page, 1).items():
                 summary.count(written, key)
         except Exception as exc:
-            log.warning("render.rebuild.failed", page=page, error=repr(exc))
+            log.warning("render.rebuild.failed", page=page, error=describe(exc))
             summary.count(None, page)
         advance(1)
     return summary

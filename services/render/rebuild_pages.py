@@ -26,7 +26,7 @@ from services.render.articles import (
 from services.render.context import RenderContext
 from services.render.settings import RenderSettings
 from services.render.summary import BATCH, Summary, batches
-from shared.logging import get_logger
+from shared.logging import describe, get_logger
 
 log = get_logger("pressroom.render.rebuild")
 _worker: RenderContext | None = None
@@ -114,7 +114,7 @@ def _rebuild_one(ctx: RenderContext, job: Job, channel: str | None, side: str) -
         fingerprint = page_fingerprint(ctx, md5, links, side)
         return Rendered(article.id, written, url, page_md5, fingerprint, article.version)
     except Exception as exc:  # one bad document must not stop a rebuild of thousands
-        log.warning("render.rebuild.failed", id=job.article_id, error=repr(exc))
+        log.warning("render.rebuild.failed", id=job.article_id, error=describe(exc))
         return Rendered(job.article_id, None)
 
 
