@@ -54,17 +54,17 @@ for a = 0, #KEYS / 4 - 1 do
   if meta[1] ~= 'published' then
     replies[a + 1] = -1
   else
-    local readers = {}
+    local visitors, readers = {}, {}  -- every hit's visitor; those that are not robots
     for i = 1, #packed, 16 do
       local visitor = string.sub(packed, i, i + 15)
+      visitors[#visitors + 1] = visitor
       if visitor ~= robot then
         readers[#readers + 1] = visitor
       end
     end
     local last = window > 0 and #readers > 0 and last_counted(seen, readers) or {}
     local added, flags, counted = 0, {}, {}
-    for i = 1, #packed, 16 do
-      local visitor = string.sub(packed, i, i + 15)
+    for _, visitor in ipairs(visitors) do
       local at = last[visitor]
       if visitor ~= robot and (not at or now - at >= window) then
         added = added + 1
