@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import redis
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from bench.cpu import children_cpu, group_cpu
 from services.counter.service import HiredisPacking
 from services.stack import servers
 from shared.keys import Keys
@@ -158,28 +158,6 @@ def command_calls(db: redis.Redis, sent_by_client: tuple[str, ...]) -> tuple[int
     calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
     executed = sum(n for name, n in calls.items() if name not in ("info", "config|resetstat"))
     return sum(calls.get(name, 0) for name in sent_by_client), executed
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def group_cpu(group: int) -> float:
-    """User + system CPU seconds of every live process in a process group (a server and its
-    workers: each Server starts a session of its own)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[2]) == group:  # fields[0] is the state: pgrp is the 5th field
-            total += int(fields[11]) + int(fields[12])
-    return total / TICK
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_one(

@@ -8,7 +8,10 @@ channel lists, home, RSS, sitemap), the same Hugo build followed by `hugo deploy
 same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3 PUTs of article-sized pages
 into the same SeaweedFS at several concurrencies (the best of them is what the store
 allows). One bound: Pressroom's article pages rendered by one process from documents
-already in memory, with no store at all (what the renderer alone costs).
+already in memory, with no store at all (what the renderer alone costs). The CPU that
+SeaweedFS and the client (Pressroom, or Hugo) spend per page is read from the kernel around
+the first rebuild and around Hugo's build + deploy: it says how many of the machine's cores
+a given rate would take.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from markupsafe import Markup
 
+from bench.cpu import group_cpu, own_cpu
 from bench.render_support import article, context, infra, store
 from services.render.articles import article_page, load_article, neighbours_of
 from services.render.context import RenderContext
@@ -310,6 +316,17 @@ def render_only(ctx: RenderContext, articles: list[Article]) -> tuple[float, int
     return time.perf_counter() - started, len(loaded)
 
 
+T = TypeVar("T")
+
+
+def cpu_of(store_group: int, step: Callable[[], T]) -> tuple[T, float, float]:
+    """What `step` returns, and the CPU seconds spent meanwhile by the store's process group
+    and by this process with its children (the rebuild's pool, or hugo)."""
+    store, client = group_cpu(store_group), own_cpu()
+    result = step()
+    return result, group_cpu(store_group) - store, own_cpu() - client
+
+
 def main() -> None:
     articles = newsroom()
     hugo_seconds, hugo_pages = hugo_build(articles)
@@ -320,10 +337,13 @@ def main() -> None:
         reindex(ctx)
         reindex_seconds = time.perf_counter() - started
         forget_rendered(ctx)
-        first_seconds, first = rebuild(ctx)
+        assert stack.infra["s3"].process is not None
+        weed = stack.infra["s3"].process.pid  # the leader of its own process group
+        (first_seconds, first), first_store, first_client = cpu_of(weed, lambda: rebuild(ctx))
         second_seconds, second = rebuild(ctx)
-        deployed_seconds, deployed_pages = hugo_build_and_deploy(
-            articles, context(stack, "hugo:").settings
+        hugo_settings = context(stack, "hugo:").settings
+        (deployed_seconds, deployed_pages), hugo_store, hugo_client = cpu_of(
+            weed, lambda: hugo_build_and_deploy(articles, hugo_settings)
         )
         ceiling_settings = context(stack, "ceiling:").settings
         ceilings = {pt: put_ceiling(ceiling_settings, *pt) for pt in CEILINGS}
@@ -369,5 +389,20 @@ def main() -> None:
     print(f"best bare PUT rate vs hugo: {best / hugo_rate:.2f}x")
     print(f"render only (1 process, no store) vs hugo: {render_rate / hugo_rate:.2f}x")
     print(f"second rebuild vs first: {first_seconds / second_seconds:.1f}x faster")
+    print(f"{'CPU per page written (ms)':<40} {'store':>7} {'client':>8} {'both':>8}")
+    for name, pages, store_cpu, client_cpu in (
+        ("pressroom rebuild, first", first.written, first_store, first_client),
+        ("hugo + deploy (client: build + deploy)", deployed_pages, hugo_store, hugo_client),
+    ):
+        store_ms, client_ms = store_cpu * 1e3 / pages, client_cpu * 1e3 / pages
+        print(f"{name:<40} {store_ms:>7.2f} {client_ms:>8.2f} {store_ms + client_ms:>8.2f}")
+    half, cores = hugo_rate / 2, os.cpu_count() or 1
+    store_cores = half * first_store / first.written
+    client_cores = half * first_client / first.written
+    print(
+        f"at half hugo's rate ({half:,.0f} pages/s), at the first rebuild's CPU per page: "
+        f"the store alone would take {store_cores:.2f} of this machine's {cores} cores, "
+        f"the rebuild {client_cores:.2f} more"
+    )
     if first.failed or second.failed:
         print(f"FAILED pages: {first.failed} first, {second.failed} second")
