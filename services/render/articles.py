@@ -124,6 +124,11 @@ def load_article(
             return None
         if remember is not None:
             remember.set(ctx.keys.document_cache(article_id), raw, ex=DOCUMENT_TTL)
+    return parse_document(raw)
+
+
+def parse_document(raw: bytes) -> tuple[Article, str]:
+    """A stored document's article and MD5 (the ETag S3 gives a single-part upload)."""
     return Article.model_validate(orjson.loads(raw)), hashlib.md5(raw).hexdigest()
 
 

@@ -14,7 +14,7 @@ from services.render.settings import RenderSettings
 from services.render.theme import Theme
 from shared.keys import Keys
 from shared.site import SiteConfig
-from shared.storage import Storage
+from shared.storage import AsyncObjects, Storage
 
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -81,6 +81,16 @@ class RenderContext:
         """Put a page the caller knows changed; the caller records its MD5."""
         return self.storage.site.put(
             key, body, content_type=content_type, cache_control=self.settings.html_cache_control
+        )
+
+    async def put_page_over(self, objects: AsyncObjects, key: str, body: bytes) -> None:
+        """put_page over a rebuild's asyncio client."""
+        await objects.put(
+            self.storage.site.name,
+            key,
+            body,
+            content_type=HTML,
+            cache_control=self.settings.html_cache_control,
         )
 
     def delete_page(self, key: str) -> None:

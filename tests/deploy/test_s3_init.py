@@ -4,11 +4,14 @@ then fetch pages from the site bucket and nothing else, and running it again cha
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -17,7 +20,7 @@ import pytest
 from services.stack import servers
 from services.stack.run import Ports
 from shared.settings import CommonSettings
-from shared.storage import Storage, StorageUnavailable
+from shared.storage import AsyncObjects, Storage, StorageUnavailable
 from tests.deploy import catalog
 
 SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
@@ -56,17 +59,19 @@ def s3_init(port: int, names: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def storage(port: int, names: dict[str, str], secret: str = SECRET_KEY) -> Storage:
-    return Storage.from_settings(
-        CommonSettings(
-            environment="production",
-            s3_endpoint_url=f"http://127.0.0.1:{port}",
-            s3_access_key_id=ACCESS_KEY,
-            s3_secret_access_key=secret,
-            site_bucket=names["PRESSROOM_SITE_BUCKET"],
-            data_bucket=names["PRESSROOM_DATA_BUCKET"],
-        )
+def settings(port: int, names: dict[str, str], secret: str = SECRET_KEY) -> CommonSettings:
+    return CommonSettings(
+        environment="production",
+        s3_endpoint_url=f"http://127.0.0.1:{port}",
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=secret,
+        site_bucket=names["PRESSROOM_SITE_BUCKET"],
+        data_bucket=names["PRESSROOM_DATA_BUCKET"],
     )
+
+
+def storage(port: int, names: dict[str, str], secret: str = SECRET_KEY) -> Storage:
+    return Storage.from_settings(settings(port, names, secret))
 
 
 def test_site_bucket_is_readable_by_anyone_and_the_data_bucket_by_no_one(guarded_s3: int) -> None:
@@ -130,3 +135,41 @@ def test_s3_init_fails_loudly_when_the_store_does_not_answer() -> None:
     ran = s3_init(dead - 1, buckets() | {"S3_INIT_TIMEOUT": "3"})
 
     assert ran.returncode != 0
+
+
+def test_listings_past_one_page_are_signed_and_complete(guarded_s3: int) -> None:
+    """A listing's query (prefix, delimiter, continuation token) is part of what is signed."""
+    names = buckets()
+    s3_init(guarded_s3, names)
+    store = storage(guarded_s3, names)
+    prefix = "新闻 动态+/"  # characters the query must encode as the signature does
+    keys = {f"{prefix}{n:04d}.html" for n in range(1_001)}  # two pages of 1,000
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: store.site.put(k, b"x", content_type="text/html"), keys))
+    store.site.put(f"{prefix}nested/deeper.html", b"x", content_type="text/html")
+
+    flat = dict(store.site.etags(prefix, delimiter="/"))
+    everything = [key for key, _ in store.site.entries(prefix)]
+
+    assert set(flat) == keys  # the nested page is below the delimiter
+    assert set(flat.values()) == {hashlib.md5(b"x").hexdigest()}
+    assert sorted(everything) == sorted([*keys, f"{prefix}nested/deeper.html"])
+    bad = storage(guarded_s3, names, secret="wrong" * 8)
+    with pytest.raises(StorageUnavailable, match="403"):
+        list(bad.site.etags(prefix))
+
+
+def test_the_rebuilds_asyncio_requests_are_signed_too(guarded_s3: int) -> None:
+    names = buckets()
+    s3_init(guarded_s3, names)
+    site, key = names["PRESSROOM_SITE_BUCKET"], "新闻动态/a b+c.html"
+
+    async def put_and_get(secret: str) -> bytes | None:
+        async with AsyncObjects(settings(guarded_s3, names, secret), in_flight=4) as objects:
+            await objects.put(site, key, b"<p>ok</p>", content_type="text/html", cache_control=None)
+            return await objects.get(site, key)
+
+    assert asyncio.run(put_and_get(SECRET_KEY)) == b"<p>ok</p>"
+    with pytest.raises(StorageUnavailable, match="403"):
+        asyncio.run(put_and_get("wrong" * 8))
+    assert storage(guarded_s3, names).site.get(key) == b"<p>ok</p>"
