@@ -61,8 +61,9 @@ class Objects:
     Each request is signed by botocore's own SigV4 signer and sent over one urllib3 pool,
     skipping the boto3 client's per-call machinery (endpoint rules, event hooks, response
     parsing), which cost 1.3 ms of CPU per PUT against 0.5 ms this way (docs/BENCHMARKS.md;
-    `python -m bench render_rebuild` prints the PUT rate of both). Listing, batch deletes and bucket
-    management stay on the boto3 client. Server errors and broken connections are retried
+    `python -m bench render_rebuild` prints the PUT rate of both), and bucket listings, parsed
+    with ElementTree. Batch deletes and bucket management stay on the boto3 client. Server
+    errors and broken connections are retried
     twice with jittered backoff, as boto3's standard mode does.
     """
 
