@@ -3,17 +3,18 @@ bucket, the source of truth, e.g. after Redis lost its data."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from redis.client import Pipeline
 
-from services.render.articles import load_article
+from services.render.articles import parse_document
 from services.render.context import RenderContext
 from services.render.rebuild import article_documents, batches
 from services.render.service import index_fields
-from shared.models import Article
+from shared.models import Article, article_key
+from shared.storage import AsyncObjects
 
 
 @dataclass
@@ -30,18 +31,34 @@ class Indexes:
 
 
 def reindex(ctx: RenderContext, advance: Callable[[int], None] = lambda _: None) -> Indexes:
+    """Read every current document (PRESSROOM_REBUILD_THREADS at a time, as a rebuild does)
+    and index it; the sorted sets replace the live ones at the end."""
     documents = article_documents(ctx)
     indexes = Indexes(sets={ctx.keys.published: {}, ctx.keys.headlines: {}})
     for channel in ctx.site.channels:
         indexes.sets[ctx.keys.channel(channel.slug)] = {}
-    with ThreadPoolExecutor(ctx.settings.rebuild_threads) as pool:
-        for batch in batches(documents, 500):
-            loaded = list(pool.map(lambda d: load_article(ctx, d[0]), batch))
-            _index_batch(ctx, [a for a, _ in filter(None, loaded)], indexes)
-            indexes.failed += sum(1 for item in loaded if item is None)
-            advance(len(batch))
+    asyncio.run(_read_and_index(ctx, [aid for aid, _ in documents], indexes, advance))
     _replace_sets(ctx, indexes.sets)
     return indexes
+
+
+async def _read_and_index(
+    ctx: RenderContext, ids: list[str], indexes: Indexes, advance: Callable[[int], None]
+) -> None:
+    in_flight = ctx.settings.rebuild_threads
+    slots = asyncio.Semaphore(in_flight)
+    async with AsyncObjects(ctx.settings, in_flight=in_flight) as objects:
+
+        async def read(article_id: str) -> Article | None:
+            async with slots:
+                raw = await objects.get(ctx.storage.data.name, article_key(article_id))
+            return None if raw is None else parse_document(raw)[0]
+
+        for batch in batches(ids, 500):
+            loaded = await asyncio.gather(*(read(article_id) for article_id in batch))
+            _index_batch(ctx, [a for a in loaded if a is not None], indexes)
+            indexes.failed += sum(1 for article in loaded if article is None)
+            advance(len(batch))
 
 
 def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) -> None:
