@@ -3,7 +3,7 @@
 Pressroom: `reindex`, then a first rebuild into an empty site bucket (every page written),
 then a second rebuild with nothing changed (skipped by fingerprint, no document read).
 Baselines in the same run: Debian's `hugo` building the same 5,000 articles to local disk
-with an equivalent theme (article page with prev/next and a cached sidebar, paginated
+(the fastest of three builds) with an equivalent theme (article page with prev/next and a cached sidebar, paginated
 channel lists, home, RSS, sitemap), the same Hugo build followed by `hugo deploy` into the
 same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3 PUTs of article-sized pages
 into the same SeaweedFS at several concurrencies (the best of them is what the store
@@ -159,21 +159,27 @@ def hugo_site(root: Path, articles: list[Article]) -> None:
         (root / "content" / slug / "_index.md").write_text(f'---\ntitle: "{name}"\n---\n')
 
 
+HUGO_BUILDS = 3  # one build took 1.2 to 3.0 s on this box: the baseline is the fastest
+
+
 def hugo_build(articles: list[Article]) -> tuple[float, int]:
+    """The fastest of HUGO_BUILDS builds into a fresh folder each, and its page count."""
     hugo = shutil.which("hugo")
     if hugo is None:
         raise SystemExit("hugo is not installed: `make system-deps` (Debian package hugo)")
     with tempfile.TemporaryDirectory(prefix="pressroom-hugo-") as folder:
         root = Path(folder)
         hugo_site(root, articles)
-        started = time.perf_counter()
-        subprocess.run(
-            [hugo, "--quiet", "--source", str(root), "--destination", str(root / "public")],
-            check=True,
-        )
-        seconds = time.perf_counter() - started
-        pages = sum(1 for p in (root / "public").rglob("*") if p.suffix in (".html", ".xml"))
-    return seconds, pages
+        times = []
+        for n in range(HUGO_BUILDS):
+            out = root / f"public-{n}"
+            started = time.perf_counter()
+            subprocess.run(
+                [hugo, "--quiet", "--source", str(root), "--destination", str(out)], check=True
+            )
+            times.append(time.perf_counter() - started)
+        pages = sum(1 for p in out.rglob("*") if p.suffix in (".html", ".xml"))
+    return min(times), pages
 
 
 HUGO_DEPLOY_WORKERS = 32  # hugo deploy's default is 10; 32 measured fastest here
@@ -355,7 +361,7 @@ def main() -> None:
     print(f"articles: {ARTICLES:,}; reindex from the data bucket: {reindex_seconds:.1f} s")
     print(f"{'build':<40} {'pages':>7} {'seconds':>8} {'pages/s':>8}")
     hugo_row = f"{hugo_pages:>7,} {hugo_seconds:>8.2f} {hugo_rate:>8.0f}"
-    print(f"{'hugo (baseline, to local disk)':<40} {hugo_row}")
+    print(f"{f'hugo (baseline, to disk, best of {HUGO_BUILDS})':<40} {hugo_row}")
     deployed_rate = deployed_pages / deployed_seconds
     name = f"hugo + deploy to SeaweedFS ({HUGO_DEPLOY_WORKERS} workers)"
     print(f"{name:<40} {deployed_pages:>7,} {deployed_seconds:>8.2f} {deployed_rate:>8.0f}")
