@@ -3,15 +3,15 @@
 Pressroom: `reindex`, then a first rebuild into an empty site bucket (every page written),
 then a second rebuild with nothing changed (skipped by fingerprint, no document read).
 Baselines in the same run: Debian's `hugo` building the same 5,000 articles to local disk
-(the fastest of three builds) with an equivalent theme (article page with prev/next and a cached sidebar, paginated
-channel lists, home, RSS, sitemap), the same Hugo build followed by `hugo deploy` into the
-same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3 PUTs of article-sized pages
-into the same SeaweedFS at several concurrencies (the best of them is what the store
-allows). One bound: Pressroom's article pages rendered by one process from documents
-already in memory, with no store at all (what the renderer alone costs). The CPU that
-SeaweedFS and the client (Pressroom, or Hugo) spend per page is read from the kernel around
-the first rebuild and around Hugo's build + deploy: it says how many of the machine's cores
-a given rate would take.
+(the fastest of three builds) with an equivalent theme (article page with prev/next and a
+cached sidebar, paginated channel lists, home, RSS, sitemap), the same Hugo build followed
+by `hugo deploy` into the same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3
+PUTs of article-sized pages into the same SeaweedFS at several concurrencies (the best of
+them is what the store allows). One bound: Pressroom's article pages rendered by one
+process from documents already in memory, with no store at all (what the renderer alone
+costs). The CPU that SeaweedFS and the client (Pressroom, or Hugo) spend per page is read
+from the kernel around the first rebuild and around Hugo's build + deploy: it says how many
+of the machine's cores a given rate would take.
 """
 
 from __future__ import annotations
