@@ -30,7 +30,7 @@ from services.render.settings import RenderSettings
 from services.render.summary import BATCH, Summary, batches
 from shared.logging import describe, get_logger
 from shared.models import article_key
-from shared.storage import AsyncObjects
+from shared.storage import AsyncObjects, StorageUnavailable
 
 log = get_logger("pressroom.render.rebuild")
 _worker: RenderContext | None = None
@@ -56,6 +56,7 @@ class Rendered:
     md5: str = ""
     fingerprint: str = ""
     version: int = 0
+    store_failed: bool = False  # failed because the store did not answer (or refused)
 
 
 def stale_jobs(
@@ -123,7 +124,7 @@ async def _rebuild_one(
         return Rendered(article.id, written, url, page_md5, fingerprint, article.version)
     except Exception as exc:  # one bad document must not stop a rebuild of thousands
         log.warning("render.rebuild.failed", id=job.article_id, error=describe(exc))
-        return Rendered(job.article_id, None)
+        return Rendered(job.article_id, None, store_failed=isinstance(exc, StorageUnavailable))
 
 
 def _record(ctx: RenderContext, done_key: str, results: list[Rendered], summary: Summary) -> None:
@@ -162,10 +163,21 @@ async def _rebuild_pages(
     summary = Summary()
     in_flight = ctx.settings.rebuild_threads
     slots = asyncio.Semaphore(in_flight)
+    # Jobs the store failed in a row (each after its own retries): past two rounds of them
+    # the store is taken as down, and the rest of the share fails at once instead of each
+    # job retrying in turn. The next run resumes from what was recorded.
+    give_up, in_a_row = 2 * in_flight, 0
 
     async def one(objects: AsyncObjects, job: Job) -> Rendered:
+        nonlocal in_a_row
         async with slots:
-            return await _rebuild_one(ctx, objects, job, channel, side)
+            if in_a_row >= give_up:
+                return Rendered(job.article_id, None, store_failed=True)
+            done = await _rebuild_one(ctx, objects, job, channel, side)
+        in_a_row = in_a_row + 1 if done.store_failed else 0
+        if in_a_row == give_up:
+            log.warning("render.rebuild.store_down", failed_in_a_row=in_a_row)
+        return done
 
     async with AsyncObjects(ctx.settings, in_flight=in_flight) as objects:
         for batch in batches(jobs, BATCH):
