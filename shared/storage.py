@@ -63,8 +63,8 @@ class Objects:
     parsing), which cost 1.3 ms of CPU per PUT against 0.5 ms this way (docs/BENCHMARKS.md;
     `python -m bench render_rebuild` prints the PUT rate of both), and bucket listings, parsed
     with ElementTree. Batch deletes and bucket management stay on the boto3 client. Server
-    errors and broken connections are retried
-    twice with jittered backoff, as boto3's standard mode does.
+    errors and broken connections are retried twice with jittered backoff, as boto3's
+    standard mode does.
     """
 
     RETRY = urllib3.Retry(
