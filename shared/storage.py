@@ -174,9 +174,14 @@ class Objects:
         except urllib3.exceptions.HTTPError as exc:
             raise StorageUnavailable(f"{what}: {exc}") from exc
         if answer.status >= 300 and answer.status != 404:
-            detail = answer.data[:300].decode("utf-8", "replace")
-            raise StorageUnavailable(f"{what}: {answer.status} {detail}")
+            raise StorageUnavailable(refusal(what, answer.status, answer.data))
         return answer
+
+
+def refusal(what: str, status: int, body: bytes) -> str:
+    """How a request the store refused reads in StorageUnavailable: its S3 error document
+    says why (AccessDenied, NoSuchBucket, SlowDown...)."""
+    return f"{what}: {status} {body[:300].decode('utf-8', 'replace')}"
 
 
 class Listed(NamedTuple):
@@ -248,7 +253,7 @@ class AsyncObjects:
                 continue
             if status < 300 or status == 404:
                 return status, data
-            failure = f"{method} {bucket}/{key}: {status} {data[:300].decode('utf-8', 'replace')}"
+            failure = refusal(f"{method} {bucket}/{key}", status, data)
             if status not in self.RETRY_STATUSES:
                 break
         raise StorageUnavailable(failure)
