@@ -88,7 +88,7 @@ class Objects:
             settings.s3_access_key_id, settings.s3_secret_access_key.get_secret_value()
         )
         self._pool = urllib3.PoolManager(
-            maxsize=64,  # connections kept per host: a rebuild process runs up to 64 threads
+            maxsize=64,  # connections kept per host: a flush relinks on up to 64 threads
             retries=self.RETRY,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
         )
