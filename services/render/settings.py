@@ -38,7 +38,10 @@ class RenderSettings(CommonSettings):
         default=60.0, ge=0, description="How often home and sidebar pick up the hot list; 0: off."
     )
     rebuild_threads: int = Field(
-        default=32, ge=1, le=64, description="S3 requests in flight per rebuild process."
+        default=32,
+        ge=1,
+        le=64,
+        description="S3 requests in flight per rebuild or reindex process; relink threads",
     )
     rebuild_processes: int = Field(
         default=0, ge=0, le=64, description="Rebuild worker processes; 0: one per CPU core."
