@@ -54,6 +54,11 @@ def make_s3_client(settings: CommonSettings, *, timeout: float = 10.0) -> S3Clie
     )
 
 
+# Both transports' retry policy, as boto3's standard mode: server errors and broken
+# connections are tried again twice, after 0.05 s then 0.1 s plus up to 0.05 s of jitter.
+RETRIES, BACKOFF, RETRY_STATUSES = 2, 0.05, (500, 502, 503, 504)
+
+
 class Objects:
     """GET, PUT, HEAD and DELETE of single objects: the requests a render makes by the
     thousand.
@@ -68,10 +73,10 @@ class Objects:
     """
 
     RETRY = urllib3.Retry(
-        total=2,
-        backoff_factor=0.05,
-        backoff_jitter=0.05,
-        status_forcelist=(500, 502, 503, 504),
+        total=RETRIES,
+        backoff_factor=BACKOFF,
+        backoff_jitter=BACKOFF,
+        status_forcelist=RETRY_STATUSES,
         allowed_methods=None,  # every method used here is idempotent
         raise_on_status=False,
     )
@@ -206,13 +211,11 @@ class AsyncObjects:
 
     Signed as `Objects` signs; one thread multiplexing the requests costs the client about
     half the CPU per request of urllib3 on threads (docs/BENCHMARKS.md, render section).
-    Use as `async with AsyncObjects(settings, in_flight=n) as objects:`. Failures and
-    retries as `Objects`: 404 is an answer, server errors and broken connections are tried
-    three times in all with jittered backoff, then raise StorageUnavailable.
+    Use as `async with AsyncObjects(settings, in_flight=n) as objects:`; at most n requests
+    are open at once, the others wait for a connection. Failures and retries as `Objects`:
+    404 is an answer, server errors and broken connections are tried again (RETRIES), then
+    raise StorageUnavailable.
     """
-
-    ATTEMPTS = 3
-    RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
     def __init__(self, settings: CommonSettings, *, in_flight: int, timeout: float = 10.0) -> None:
         self._signer = Objects(settings, timeout=timeout)
@@ -235,9 +238,9 @@ class AsyncObjects:
     ) -> tuple[int, bytes]:
         """One signed request: (status, body) for a success or a 404."""
         assert self._session is not None, "use AsyncObjects in `async with`"
-        for attempt in range(self.ATTEMPTS):
+        for attempt in range(1 + RETRIES):
             if attempt:
-                await asyncio.sleep(0.05 * 2 ** (attempt - 1) + random.uniform(0, 0.05))
+                await asyncio.sleep(BACKOFF * 2 ** (attempt - 1) + random.uniform(0, BACKOFF))
             url, signed = self._signer.signed(method, bucket, key, body, headers)
             try:
                 async with self._session.request(
@@ -254,7 +257,7 @@ class AsyncObjects:
             if status < 300 or status == 404:
                 return status, data
             failure = refusal(f"{method} {bucket}/{key}", status, data)
-            if status not in self.RETRY_STATUSES:
+            if status not in RETRY_STATUSES:
                 break
         raise StorageUnavailable(failure)
 

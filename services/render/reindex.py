@@ -45,13 +45,11 @@ def reindex(ctx: RenderContext, advance: Callable[[int], None] = lambda _: None)
 async def _read_and_index(
     ctx: RenderContext, ids: list[str], indexes: Indexes, advance: Callable[[int], None]
 ) -> None:
-    in_flight = ctx.settings.rebuild_threads
-    slots = asyncio.Semaphore(in_flight)
-    async with AsyncObjects(ctx.settings, in_flight=in_flight) as objects:
+    # AsyncObjects keeps at most `in_flight` requests open; the rest of a batch waits there.
+    async with AsyncObjects(ctx.settings, in_flight=ctx.settings.rebuild_threads) as objects:
 
         async def read(article_id: str) -> Article | None:
-            async with slots:
-                raw = await objects.get(ctx.storage.data.name, article_key(article_id))
+            raw = await objects.get(ctx.storage.data.name, article_key(article_id))
             return None if raw is None else parse_document(raw)[0]
 
         for batch in batches(ids, 500):
