@@ -160,37 +160,44 @@ def hugo_site(root: Path, articles: list[Article]) -> None:
 
 
 HUGO_BUILDS = 3  # one build took 1.2 to 3.0 s on this box: the baseline is the fastest
+HUGO_DEPLOY_WORKERS = 32  # hugo deploy's default is 10; 32 measured fastest here
+
+
+def hugo_binary() -> str:
+    hugo = shutil.which("hugo")
+    if hugo is None:
+        raise SystemExit("hugo is not installed: `make system-deps` (Debian package hugo)")
+    return hugo
+
+
+def build_with_hugo(hugo: str, root: Path, out: Path) -> None:
+    subprocess.run([hugo, "--quiet", "--source", str(root), "--destination", str(out)], check=True)
+
+
+def pages_in(out: Path) -> int:
+    """The pages a build wrote (counted outside the timing)."""
+    return sum(1 for p in out.rglob("*") if p.suffix in (".html", ".xml"))
 
 
 def hugo_build(articles: list[Article]) -> tuple[float, int]:
     """The fastest of HUGO_BUILDS builds into a fresh folder each, and its page count."""
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        raise SystemExit("hugo is not installed: `make system-deps` (Debian package hugo)")
+    hugo = hugo_binary()
     with tempfile.TemporaryDirectory(prefix="pressroom-hugo-") as folder:
         root = Path(folder)
         hugo_site(root, articles)
         times = []
         for n in range(HUGO_BUILDS):
-            out = root / f"public-{n}"
             started = time.perf_counter()
-            subprocess.run(
-                [hugo, "--quiet", "--source", str(root), "--destination", str(out)], check=True
-            )
+            build_with_hugo(hugo, root, root / f"public-{n}")
             times.append(time.perf_counter() - started)
-        pages = sum(1 for p in out.rglob("*") if p.suffix in (".html", ".xml"))
+        pages = pages_in(root / "public-0")
     return min(times), pages
-
-
-HUGO_DEPLOY_WORKERS = 32  # hugo deploy's default is 10; 32 measured fastest here
 
 
 def hugo_build_and_deploy(articles: list[Article], settings: RenderSettings) -> tuple[float, int]:
     """Hugo's build, then `hugo deploy` of its output into the same SeaweedFS: Hugo with its
     pages in the store the readers are served from, as Pressroom's are."""
-    hugo = shutil.which("hugo")
-    if hugo is None:
-        raise SystemExit("hugo is not installed: `make system-deps` (Debian package hugo)")
+    hugo = hugo_binary()
     assert settings.s3_endpoint_url is not None
     endpoint = settings.s3_endpoint_url.removeprefix("http://")
     target = (
@@ -210,17 +217,14 @@ def hugo_build_and_deploy(articles: list[Article], settings: RenderSettings) -> 
                 f'[deployment]\n[[deployment.targets]]\nname = "store"\nURL = "{target}"\n'
             )
         started = time.perf_counter()
-        subprocess.run(
-            [hugo, "--quiet", "--source", str(root), "--destination", str(root / "public")],
-            check=True,
-        )
+        build_with_hugo(hugo, root, root / "public")  # where `hugo deploy` looks
         subprocess.run(
             [hugo, "deploy", "--source", str(root), "--force", "--invalidateCDN=false",
              "--workers", str(HUGO_DEPLOY_WORKERS)],
             env=env, check=True, capture_output=True,
         )  # fmt: skip
         seconds = time.perf_counter() - started
-        pages = sum(1 for p in (root / "public").rglob("*") if p.suffix in (".html", ".xml"))
+        pages = pages_in(root / "public")
     return seconds, pages
 
 
