@@ -30,9 +30,15 @@ class Keys:
         return f"{self.prefix}a:{{{article_id}}}:uv:{day}"
 
     def seen(self, article_id: str, bucket: str) -> str:
-        """Hash: visitor hash -> time (ms) of their last counted hit, for one dedupe-window
-        bucket (the hit script appends the bucket number to the prefix `seen(id, "")`)."""
+        """Hash: visitor hash (one reader of one article) -> time (ms) of their last counted
+        hit, for one dedupe-window bucket (the hit script appends the bucket number to the prefix
+        `seen(id, "")`). A cluster keeps one per article, on the article's slot."""
         return f"{self.prefix}a:{{{article_id}}}:seen:{bucket}"
+
+    def dedupe(self, bucket: str) -> str:
+        """The same as `seen`, for every article at once: a single server's dedupe hashes
+        (one lookup per bucket for a whole group commit)."""
+        return f"{self.prefix}seen:{bucket}"
 
     # --- indexes over articles (derivable from the data bucket) ----------------------
     def channel(self, channel: str) -> str:

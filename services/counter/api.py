@@ -68,7 +68,8 @@ async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> 
         raise service.NotPublished(article_id)
     peer = request.client.host if request.client else ""
     address = ctx.visitors.client_address(peer, request.headers.get("x-forwarded-for", ""))
-    visitor = ctx.visitors.visitor(address, request.headers.get("user-agent", ""))
+    user_agent = request.headers.get("user-agent", "")
+    visitor = ctx.visitors.visitor(address, user_agent, article_id)
     try:
         counted = await ctx.committer.hit(article_id, visitor)
     except Refused:

@@ -122,14 +122,19 @@ class GroupCommit:
         day = hour[:8]
         if self.rank_inline:
             rank = (*self.rankings(hour), self.keys.top_channels)
-            (replies,) = await self.pipeline([self.hit_call(by_article.items(), hour, day, rank)])
+            call = self.hit_call(by_article.items(), hour, day, rank, self.keys.dedupe(""))
+            (replies,) = await self.pipeline([call])
             return list(replies)
-        calls = [self.hit_call([article], hour, day, NO_RANKING) for article in by_article.items()]
+        calls = [
+            self.hit_call([article], hour, day, NO_RANKING, self.keys.seen(article[0], ""))
+            for article in by_article.items()
+        ]
         replies = [reply[0] for reply in await self.pipeline(calls)]
         ranked: list[str] = []
         for aid, reply in zip(by_article, replies, strict=True):
             if isinstance(reply, list) and int(reply[1]) > 0:
-                ranked += [aid, str(reply[0]), str(reply[1])]
+                channel, added, _, before, this_hour = reply
+                ranked += [aid, str(channel), str(int(before) + int(added)), str(this_hour)]
         if ranked:
             rankings = (*self.rankings(hour), *ranked)
             await self.pipeline([("rank", 1, self.keys.top_channels, *rankings)])
@@ -141,16 +146,18 @@ class GroupCommit:
         hour: str,
         day: str,
         rank: tuple[Any, ...],
+        seen: str,
     ) -> tuple[Any, ...]:
         """The hit script's arguments (hit.lua): `rank` is rankings() and the set of ranked
-        channels when this call also ranks (a single server), else NO_RANKING."""
+        channels when this call also ranks (a single server), else NO_RANKING; `seen` is the
+        prefix of the dedupe hashes the call uses."""
         k = self.keys
         keys: list[str] = []
         each: list[str] = []
         for aid, hits in articles:
             keys += (k.article(aid), k.hits(aid), k.hourly(aid), k.uniques(aid, day))
-            each += (aid, k.seen(aid, ""), "".join(visitor for _, visitor, _ in hits))
-        args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, *rank, *each)
+            each += (aid, "".join(visitor for _, visitor, _ in hits))
+        args = (hour, self.settings.dedupe_seconds, self.uniques_ttl, *rank, seen, *each)
         return ("hit", len(keys), *keys, *args)
 
     def rankings(self, hour: str) -> tuple[str, str, int]:

@@ -69,7 +69,8 @@ class HitRoute:
             except (RedisError, OSError):
                 await self.unavailable(send, scope)
                 return
-        visitor = visitors.visitor(visitors.client_address(peer, forwarded), user_agent)
+        address = visitors.client_address(peer, forwarded)
+        visitor = visitors.visitor(address, user_agent, article_id)
         try:
             counted = await committer.hit(article_id, visitor)
         except NotPublished:

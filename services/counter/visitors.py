@@ -72,12 +72,16 @@ class Visitors:
                 break
         return address
 
-    def visitor(self, address: str, user_agent: str) -> str:
-        """16 hex characters: one reader on one day; NOT_COUNTED for robots."""
+    def visitor(self, address: str, user_agent: str, article_id: str) -> str:
+        """16 hex characters: one reader of one article on one day; NOT_COUNTED for robots.
+
+        The article is hashed in, so one hash is both the reader's dedupe field (a single
+        server keeps every article's in one hash per window) and their mark in the article's
+        uniques; a reader's hashes on two articles cannot be linked."""
         if self.is_robot(user_agent):
             return NOT_COUNTED
         digest = hashlib.blake2b(
-            f"{address}\x00{user_agent}".encode(errors="replace"),
+            f"{address}\x00{user_agent}\x00{article_id}".encode(errors="replace"),
             digest_size=VISITOR_WIDTH // 2,
             key=self.salt,
         )

@@ -72,7 +72,7 @@ def test_a_reader_counts_again_once_per_window_and_is_then_forgotten(
                 assert http.post(f"/v1/hits/{article}", headers=reader(3)).status_code == 200
                 time.sleep(0.05)
             total = http.get("/v1/counts", params={"ids": article}).json()["counts"][article]
-        remembered = counter.redis.keys(counter.keys.seen(article, "*"))
+        remembered = counter.redis.keys(counter.keys.dedupe("*"))
         ttls = [counter.redis.pttl(key) for key in remembered]
     finally:
         counter.server.stop()
