@@ -21,6 +21,7 @@ from prometheus_client import Counter, Histogram
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
+from services.counter.link import CommitLink
 from services.counter.settings import CounterSettings
 from services.counter.visitors import SALT_TTL, new_salt
 from shared.keys import Keys
@@ -70,6 +71,11 @@ class GroupCommit:
         # A single server ranks inside the hit script; a cluster keeps rankings on their
         # own slot and ranks in a second round trip.
         self.rank_inline = not isinstance(redis, RedisCluster)
+        # A single server gets the commits' own pipelined connection (link.py).
+        self.link = None
+        if isinstance(redis, Redis):
+            timeout = redis.connection_pool.connection_kwargs.get("socket_timeout") or 5.0
+            self.link = CommitLink.for_client(redis, float(timeout))
 
     async def load_scripts(self) -> None:
         # On a cluster, redis-py sends SCRIPT LOAD to every primary.
@@ -179,13 +185,22 @@ class GroupCommit:
         return replies
 
     async def send(self, calls: list[tuple[Any, ...]]) -> list[Any]:
+        commands = [
+            ("EVALSHA", self.hit_sha if script == "hit" else self.rank_sha, *rest)
+            for script, *rest in calls
+        ]
+        if self.link is not None:
+            return await self.link.execute(commands)
         pipe = self.redis.pipeline(transaction=False)
-        for script, *rest in calls:
-            sha = self.hit_sha if script == "hit" else self.rank_sha
+        for command in commands:
             # execute_command: redis-py's cluster pipeline refuses its evalsha() helper, but
             # routes a raw EVALSHA by its keys, which share one slot.
-            pipe.execute_command("EVALSHA", sha, *rest)
+            pipe.execute_command(*command)
         return list(await pipe.execute(raise_on_error=False))
+
+    async def aclose(self) -> None:
+        if self.link is not None:
+            await self.link.aclose()
 
     def answer(self, by_article: dict[str, list[Pending]], replies: list[Any]) -> None:
         counted = ignored = refused = 0

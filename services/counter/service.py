@@ -48,6 +48,10 @@ class CounterContext:
     visitors: Visitors
     cors_origins: frozenset[str]
 
+    async def aclose(self) -> None:
+        await self.committer.aclose()
+        await self.redis.aclose()
+
 
 class HiredisPacking(Connection):
     """redis-py's asyncio connection packs each command in Python: ~10 µs for a hit

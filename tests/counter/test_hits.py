@@ -177,6 +177,7 @@ def test_the_largest_batch_on_one_article_counts_every_reader(
         try:  # queued before the first commit runs: one batch
             return await asyncio.gather(*(committer.hit(article, f"{n:016x}") for n in range(4096)))
         finally:
+            await committer.aclose()
             await redis.aclose()
 
     answers = asyncio.run(hit_all())
