@@ -5,8 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the tests and benchmarks drive: a real browser, nginx, wrk, hugo.
-DEBS   := chromium nginx-light wrk hugo
+# Debian packages the tests and benchmarks drive: a real browser, nginx, wrk, hugo, and
+# jemalloc, which the counter bench preloads into Valkey (the official image's allocator).
+DEBS   := chromium nginx-light wrk hugo libjemalloc2
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # The Nu HTML Checker the render tests validate every page kind with (runs on the JDK).
 VNU_VERSION := 26.9.27
