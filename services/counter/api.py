@@ -1,4 +1,4 @@
-"""Counter HTTP routes (the hit itself is answered by hotpath.HitRoute before FastAPI; the
+"""Counter HTTP routes (the hit itself is answered by hotpath.Hits before FastAPI; the
 route here documents it and serves any caller that reaches FastAPI directly)."""
 
 from __future__ import annotations

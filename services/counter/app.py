@@ -52,6 +52,7 @@ def create_app(settings: CounterSettings | None = None) -> FastAPI:
 
 
 def create_server(settings: CounterSettings | None = None) -> HitRoute:
-    """What `pressroom counter` serves: the hit route in front of the whole FastAPI app."""
+    """What `pressroom counter --server uvicorn` serves: the hit route in front of the whole
+    FastAPI app (granian serves `rsgi.create_rsgi_server`)."""
     api = create_app(settings)
     return HitRoute(api, api)

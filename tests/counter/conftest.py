@@ -81,13 +81,24 @@ def start_counter(
     return Counter(process, url, client, Keys(prefix), env)
 
 
+# What `pressroom counter --server` offers: granian (RSGI, the default) and uvicorn (ASGI).
+# A test runs on both with @pytest.mark.parametrize("counter", SERVERS, indirect=True).
+SERVERS = ["granian", "uvicorn"]
+
+
 @pytest.fixture(scope="module")
-def counter(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counter]:
+def counter(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Counter]:
     """A counter with production defaults (30 s dedupe, robots not counted) and one CORS
-    origin; readers are told apart by X-Forwarded-For, which loopback (the edge) may set."""
+    origin; readers are told apart by X-Forwarded-For, which loopback (the edge) may set.
+    Served by granian unless the test names its server (SERVERS)."""
     home = tmp_path_factory.mktemp("counter")
     running = start_counter(
-        home, stack.urls["redis_url"], cors_origins='["https://news.example.cn"]'
+        home,
+        stack.urls["redis_url"],
+        server=getattr(request, "param", "granian"),
+        cors_origins='["https://news.example.cn"]',
     )
     yield running
     running.server.stop()

@@ -1,0 +1,220 @@
+"""The counter answers alike on granian's RSGI interface (hits natively, the rest through
+the RSGI-to-ASGI bridge) and on uvicorn's ASGI: what reaches FastAPI (query strings,
+bodies, headers, the lifespan) and what comes back (whole and streamed answers, errors).
+
+Behaviours other modules test on both servers are not repeated here: hits, the pixel and
+CORS (test_hits.py), 422s and the dashboard (test_reports.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.stack import servers
+from tests.counter.conftest import SERVERS, Counter, reader
+
+
+@pytest.mark.parametrize("counter", SERVERS, indirect=True)
+def test_query_strings_reach_fastapi_as_sent(counter: Counter) -> None:
+    article, other = counter.publish(), counter.publish()
+    with counter.client() as http:
+        http.post(f"/v1/hits/{article}", headers=reader(1))
+        counts = http.get(f"/v1/counts?ids={article}%2C{other}")
+        # "+" in a query string is a space; only %2B is a plus sign, as the offset needs.
+        stats = http.get(
+            f"/v1/stats/{article}",
+            params={"from": "2026-07-01T10:00:00+08:00", "to": "2026-07-01T12:00:00+08:00"},
+        )
+        bad = http.get("/v1/top", params={"window": "24h", "limit": "0"})
+
+    assert counts.json() == {"counts": {article: 1, other: 0}}
+    assert stats.status_code == 200
+    assert (stats.json()["from"], stats.json()["to"]) == (
+        "2026-07-01T02:00:00Z",
+        "2026-07-01T04:00:00Z",
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert "limit" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize("counter", SERVERS, indirect=True)
+def test_what_is_not_a_hit_is_answered_by_fastapi(counter: Counter) -> None:
+    article = counter.publish()
+    with counter.client() as http:
+        nowhere = http.get("/v1/nowhere")
+        not_gif = http.get(f"/v1/hits/{article}")  # the pixel is .gif; POST is the hit
+        deeper = http.post(f"/v1/hits/{article}/more")
+        counted = http.get("/v1/counts", params={"ids": article}).json()["counts"][article]
+
+    assert (nowhere.status_code, not_gif.status_code, deeper.status_code) == (404, 405, 404)
+    assert {r.headers["content-type"] for r in (nowhere, not_gif, deeper)} == {
+        "application/problem+json"
+    }
+    assert counted == 0
+
+
+@pytest.mark.parametrize("counter", SERVERS, indirect=True)
+def test_health_readiness_metrics_and_docs(counter: Counter) -> None:
+    article = counter.publish()
+    with counter.client() as http:
+        http.post(f"/v1/hits/{article}", headers=reader(1))
+        health, ready = http.get("/healthz"), http.get("/readyz")
+        docs, metrics = http.get("/docs"), http.get("/metrics")
+
+    assert health.json() == {"status": "ok"}
+    assert ready.json() == {"status": "ok", "checks": {"redis": "ok"}}
+    assert docs.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in docs.text
+    assert metrics.headers["content-type"].startswith("text/plain")
+    # The middlewares ran for what FastAPI answered; hits are counted per batch.
+    served = (
+        r'pressroom_http_requests_total\{route="/healthz",service="counter",status="200"\} 1\.0'
+    )
+    assert re.search(served, metrics.text)
+    assert re.search(r'pressroom_counter_hits_total\{outcome="counted"\} [1-9]', metrics.text)
+
+
+@pytest.mark.parametrize("counter", SERVERS, indirect=True)
+def test_readers_are_told_apart_by_the_last_forwarded_for_line(counter: Counter) -> None:
+    """The edge appends its own line; what a reader sent in a line before it is not trusted."""
+    article = counter.publish()
+    lines = [("198.51.100.1", "203.0.113.9"), ("198.51.100.2", "203.0.113.9")]
+    lines.append(("198.51.100.1", "203.0.113.10"))
+    with counter.client() as http:
+        counts = [
+            http.post(
+                f"/v1/hits/{article}",
+                headers=[("x-forwarded-for", first), ("x-forwarded-for", last)],
+            ).json()["count"]
+            for first, last in lines
+        ]
+    assert counts == [1, 1, 2]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_counter_that_cannot_reach_valkey_does_not_start(server: str, tmp_path: Path) -> None:
+    """It exits, so that its supervisor sees it, rather than serving 500s."""
+    nobody = servers.free_port()
+    argv = [sys.executable, "-m", "services", "counter", "--port", str(servers.free_port())]
+    env = {
+        "PRESSROOM_ENVIRONMENT": "test",
+        "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{nobody}/0",
+        "PRESSROOM_LOG_JSON": "false",
+    }
+    counter = servers.Server("counter", [*argv, "--server", server], tmp_path / "log", env=env)
+    counter.start()
+    assert counter.process is not None
+    try:
+        status = counter.process.wait(30)
+    finally:
+        counter.kill()
+    assert status != 0
+
+
+@dataclass
+class Bridged:
+    """tests/counter/bridged.py served by one server, and where it leaves its marks."""
+
+    server: servers.Server
+    url: str
+    marks: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+def serve_bridged(server: str, home: Path) -> Bridged:
+    """granian serves it as the counter is served (RSGI, through the bridge), uvicorn as ASGI."""
+    port = servers.free_port()
+    argv = {
+        "granian": [
+            "granian", "--interface", "rsgi", "--factory", "--loop", "uvloop", "--no-ws",
+            "--port", str(port), "tests.counter.bridged:create_rsgi",
+        ],
+        "uvicorn": ["uvicorn", "--port", str(port), "tests.counter.bridged:app"],
+    }[server]  # fmt: skip
+    marks = home / "marks"
+    marks.mkdir()
+    process = servers.Server(
+        f"bridged:{port}",
+        [sys.executable, "-m", *argv],
+        home / f"bridged-{port}.log",
+        env={"BRIDGED_MARKS": str(marks)},
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    servers.wait_until(
+        lambda: httpx.get(f"{url}/stream?lines=1", timeout=1).is_success, server, 30, process
+    )
+    return Bridged(process, url, marks)
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def bridged(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bridged]:
+    running = serve_bridged(request.param, tmp_path_factory.mktemp("bridged"))
+    yield running
+    running.server.stop()
+
+
+def test_a_body_query_and_path_reach_the_app_as_sent(bridged: Bridged) -> None:
+    body = random.randbytes(300_000)
+    with bridged.client() as http:
+        answer = http.post(
+            "/echo/a%20b?q=%E4%B8%AD%2B1&q=x&empty=",
+            content=body,
+            headers={"content-type": "application/octet-stream"},
+        )
+
+    assert answer.json() == {
+        "name": "a b",
+        "raw_path": "/echo/a%20b",
+        "query": [["q", "中+1"], ["q", "x"], ["empty", ""]],
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "content_type": "application/octet-stream",
+        "client": "127.0.0.1",
+        "started": "yes",  # the lifespan's state, in every request's
+    }
+
+
+def test_a_streamed_answer_arrives_whole(bridged: Bridged) -> None:
+    with bridged.client() as http, http.stream("GET", "/stream?lines=5000") as answer:
+        chunks = list(answer.iter_raw())
+
+    assert answer.headers["transfer-encoding"] == "chunked"
+    assert b"".join(chunks) == b"".join(b"%05d\n" % n for n in range(5000))
+
+
+def test_the_app_hears_that_its_client_left(bridged: Bridged) -> None:
+    with bridged.client() as http, pytest.raises(httpx.ReadTimeout):
+        http.get("/wait", timeout=0.5)
+    servers.wait_until(lambda: (bridged.marks / "client gone").exists(), "the app", 10)
+
+
+def test_failures_are_answered_500_and_the_server_goes_on(bridged: Bridged) -> None:
+    # One connection each: uvicorn closes a connection whose app raised.
+    crash, silent = httpx.get(f"{bridged.url}/crash"), httpx.get(f"{bridged.url}/silent")
+    after = httpx.get(f"{bridged.url}/stream?lines=3")
+
+    assert crash.status_code == 500
+    assert crash.headers["content-type"] == "application/problem+json"
+    assert crash.json()["title"] == "Internal error"
+    assert silent.status_code == 500  # the app answered nothing: the server answers
+    assert after.text == "00000\n00001\n00002\n"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_stopping_the_server_runs_the_apps_shutdown(server: str, tmp_path: Path) -> None:
+    bridged = serve_bridged(server, tmp_path)
+    bridged.server.stop()  # SIGTERM, as compose and `pressroom run` stop the counter
+    assert (bridged.marks / "shut down").exists()
