@@ -34,7 +34,7 @@ def create_app(settings: CounterSettings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
-        await app.state.ctx.redis.aclose()
+        await app.state.ctx.aclose()
 
     app = FastAPI(title="Pressroom counter", version="1", lifespan=lifespan)
     install_problem_handlers(app)
