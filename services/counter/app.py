@@ -46,8 +46,8 @@ def create_app(settings: CounterSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
-    # Added last, so outermost: a hit never reaches the middlewares above.
-    app.add_middleware(HitRoute, api=app)
+    # Hits are answered in front of this app (create_server, rsgi.create_rsgi_server): they
+    # never reach its routing or its middlewares.
     return app
 
 

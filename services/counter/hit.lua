@@ -57,9 +57,10 @@ end
 -- visitor -> time of their last counted hit (the current bucket's time wins).
 local last = {}
 if window > 0 and #lookups > 0 then
-  for _, b in ipairs({bucket - 1, bucket}) do
-    for i = 1, #lookups, STEP do
-      local asked = {unpack(lookups, i, math.min(i + STEP - 1, #lookups))}
+  for i = 1, #lookups, STEP do
+    local last_i = math.min(i + STEP - 1, #lookups)
+    local asked = #lookups <= STEP and lookups or {unpack(lookups, i, last_i)}
+    for _, b in ipairs({bucket - 1, bucket}) do
       local times = redis.call('HMGET', bucket_key(b), unpack(asked))
       for j, at in ipairs(times) do
         if at then
