@@ -92,7 +92,8 @@ class CommitLink:
         replies = self.replies
         if replies is None or replies.transport is None:
             replies = await self.connect()
-        assert replies.transport is not None
+        if replies.transport is None:  # lost again while connecting
+            raise RedisConnectionError("connection to Redis lost")
         loop = asyncio.get_running_loop()
         answers = [loop.create_future() for _ in commands]
         replies.waiting.extend(answers)

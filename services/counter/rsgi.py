@@ -227,8 +227,13 @@ class ASGIBridge:
 def address(value: str) -> tuple[str, int] | None:
     """RSGI's "host:port" (or "[v6 host]:port") as ASGI's (host, port); None for a socket
     file."""
-    host, _, port = value.rpartition(":")
-    return (host.strip("[]"), int(port)) if port.isdigit() else None
+    port = value[value.rfind(":") + 1 :]
+    return (host_of(value), int(port)) if port.isdigit() else None
+
+
+def host_of(value: str) -> str:
+    """The host of RSGI's "host:port" or "[v6 host]:port"."""
+    return value[: value.rfind(":")].strip("[]")
 
 
 class CounterServer(ASGIBridge):
@@ -242,13 +247,13 @@ class CounterServer(ASGIBridge):
         try:
             path = scope.path
             if path.startswith(PREFIX):
-                headers, client = scope.headers, scope.client
+                headers = scope.headers
                 # The last X-Forwarded-For line, as HitRoute reads it: the one our edge wrote.
                 forwarded = headers.get_all("x-forwarded-for")  # type: ignore[attr-defined]
                 answer = await self.hits.answer(
                     scope.method,
                     path[len(PREFIX) :],
-                    client[: client.rfind(":")].strip("[]"),  # "v4:port" or "[v6]:port"
+                    host_of(scope.client),
                     headers.get("user-agent", ""),
                     forwarded[-1] if forwarded else "",
                     headers.get("origin", ""),
