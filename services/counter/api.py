@@ -75,7 +75,7 @@ async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> 
     except Refused:
         raise service.NotPublished(article_id) from None
     except CountUnavailable:
-        raise service.CounterError(503, "Counter unavailable", "The hit was not counted.") from None
+        raise service.Unavailable() from None
     return HitCount(id=article_id, count=counted.count)
 
 

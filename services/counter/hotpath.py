@@ -18,14 +18,15 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.counter.committer import CountUnavailable, GroupCommit, NotPublished
+from services.counter.service import NotPublished as NotPublishedProblem
+from services.counter.service import Unavailable
 from services.counter.visitors import Visitors, utc_day
-from shared.http import PROBLEM_JSON
+from shared.http import PROBLEM_JSON, Problem
 from shared.ids import is_article_id
 
 PREFIX = "/v1/hits/"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = (("cache-control", "no-store"),)
-RETRY_LATER = (*NO_STORE, ("retry-after", "1"))
 VARY_ORIGIN = ("vary", "Origin")
 
 Headers = tuple[tuple[str, str], ...]
@@ -80,26 +81,17 @@ class Hits:
 
 
 def not_published(rest: str, article_id: str) -> Answer:
-    detail = f"{article_id[:64]!r} is not counted"
-    return problem(404, "Not a published article", detail, rest, NO_STORE)
+    return problem(NotPublishedProblem(article_id), rest)
 
 
 def unavailable(rest: str) -> Answer:
-    detail = "The count store did not answer; the hit was not counted."
-    return problem(503, "Counter unavailable", detail, rest, RETRY_LATER)
+    return problem(Unavailable(), rest)
 
 
-def problem(status: int, title: str, detail: str, rest: str, headers: Headers) -> Answer:
-    body = orjson.dumps(
-        {
-            "type": "about:blank",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "instance": PREFIX + rest,
-        }
-    )
-    return status, PROBLEM_JSON, body, headers
+def problem(error: Problem, rest: str) -> Answer:
+    """The same problem+json FastAPI answers with (shared.http), with the hit's path."""
+    body = orjson.dumps(error.body() | {"instance": PREFIX + rest})
+    return error.status, PROBLEM_JSON, body, (*NO_STORE, *error.headers.items())
 
 
 class HitRoute:

@@ -33,6 +33,12 @@ class NotPublished(CounterError):
         super().__init__(404, "Not a published article", f"{article_id[:64]!r} is not counted")
 
 
+class Unavailable(CounterError):
+    def __init__(self) -> None:
+        detail = "The count store did not answer; the hit was not counted."
+        super().__init__(503, "Counter unavailable", detail, headers={"retry-after": "1"})
+
+
 class BadRange(CounterError):
     def __init__(self, field: str, message: str) -> None:
         errors = [{"field": field, "message": message}]
