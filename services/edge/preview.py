@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from services.edge.routes import PATH_SAFE, public_api, refused, site_key
 from services.edge.settings import EdgeSettings
+from shared.logging import get_logger
+
+log = get_logger("pressroom.edge")
 
 PASSED_HEADERS = {
     "content-type",
@@ -22,13 +27,21 @@ PASSED_HEADERS = {
     "retry-after",
     "location",
 }
-# Routes exactly as services/edge/nginx.conf.template does (tests/deploy/test_nginx_edge.py
-# sends the same requests to both).
+# Routes exactly as services/edge/nginx.conf.template does (both follow routes.py, and
+# tests/edge and tests/deploy/test_nginx_edge.py send the same requests to both).
 HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
 def not_found() -> Response:
     return Response("not found\n", status_code=404, media_type="text/plain")
+
+
+def bad_request() -> Response:
+    return Response("bad request\n", status_code=400, media_type="text/plain")
+
+
+def unavailable(what: str) -> Response:
+    return Response(f"{what} unavailable\n", status_code=502, media_type="text/plain")
 
 
 def body_too_slow(seconds: float) -> Response:
@@ -40,17 +53,10 @@ def body_too_slow(seconds: float) -> Response:
     )
 
 
-def site_key(path: str) -> str:
-    key = path.lstrip("/")
-    if key == "" or key.endswith("/"):
-        key += "index.html"
-    return key
-
-
 def create_app(settings: EdgeSettings | None = None) -> Starlette:
     settings = settings or EdgeSettings()
     s3 = (settings.s3_endpoint_url or "").rstrip("/")
-    routes = {"/api/ingest/": settings.ingest_upstream, "/api/counter/": settings.counter_upstream}
+    upstreams = {"ingest": settings.ingest_upstream, "counter": settings.counter_upstream}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,7 +78,7 @@ def create_app(settings: EdgeSettings | None = None) -> Starlette:
         try:
             upstream = await client.request(request.method, url, headers=headers, content=body)
         except httpx.HTTPError:
-            return Response("upstream unavailable\n", status_code=502, media_type="text/plain")
+            return unavailable("upstream")
         kept = {
             k: v
             for k, v in upstream.headers.items()
@@ -81,28 +87,44 @@ def create_app(settings: EdgeSettings | None = None) -> Starlette:
         return Response(upstream.content, status_code=upstream.status_code, headers=kept)
 
     async def edge(request: Request) -> Response:
-        path = request.url.path
-        for prefix, upstream in routes.items():
-            if path.startswith(prefix):
-                query = f"?{request.url.query}" if request.url.query else ""
-                return await forward(request, f"{upstream}/{path[len(prefix) :]}{query}")
+        path: str = request.scope["path"]  # percent-decoded once, by the server
+        if refused(path):
+            return bad_request()
         if path == "/healthz":
             return Response("ok\n", media_type="text/plain")
+        if found := public_api(path):
+            api, upstream_path = found
+            query = f"?{request.url.query}" if request.url.query else ""
+            return await forward(request, f"{upstreams[api.service]}{upstream_path}{query}")
+        if path.startswith("/api/"):
+            return not_found()  # operator-only: reached on the service's own port
         if request.method not in ("GET", "HEAD"):
             return Response("method not allowed\n", status_code=405, media_type="text/plain")
-        if ".." in path:
-            return not_found()
+        return await site_page(request, path)
+
+    async def site_page(request: Request, path: str) -> Response:
         client: httpx.AsyncClient = request.app.state.client
+        key = quote(site_key(path), safe=PATH_SAFE)
         try:
-            stored = await client.get(f"{s3}/{settings.site_bucket}/{site_key(path)}")
+            stored = await client.get(f"{s3}/{settings.site_bucket}/{key}")
         except httpx.HTTPError:
-            return Response("object store unavailable\n", status_code=502, media_type="text/plain")
-        if stored.status_code in (403, 404):  # 403: a missing key to a reader who cannot list
+            return unavailable("object store")
+        # 403: a missing key to a reader who cannot list; 400: a key the store cannot hold
+        if stored.status_code in (400, 403, 404):
             return not_found()
         if stored.status_code != 200:
-            return Response(stored.content, status_code=502, media_type="text/plain")
+            # the store's error body names buckets, keys and request ids: never a reader's
+            log.warning("edge.store.refused", status=stored.status_code, key=key)
+            return unavailable("object store")
         headers = {k: v for k, v in stored.headers.items() if k.lower() in PASSED_HEADERS}
         return Response(stored.content, headers=headers)
 
-    methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
-    return Starlette(routes=[Route("/{path:path}", edge, methods=methods)], lifespan=lifespan)
+    async def every_path(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await edge(Request(scope, receive))
+        await response(scope, receive, send)
+
+    app = Starlette(lifespan=lifespan)
+    # every request, whatever its method or path: a route's pattern would not match a path
+    # holding a line break, and the edge must still refuse it itself
+    app.router.default = every_path
+    return app
