@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import redis
 from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import setup_logging
 
 from shared.settings import CommonSettings
 from shared.storage import StorageUnavailable
@@ -45,6 +46,7 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
         # A message taken by a worker that dies is redelivered after this many seconds.
         broker_transport_options={"visibility_timeout": visibility_timeout},
@@ -62,6 +64,12 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
 # Modules whose import registers tasks; a worker (and beat) imports them all. Names, not
 # imports, so that shared/ stays free of service imports.
 TASK_MODULES = ("services.render.tasks", "services.ingest.tasks", "services.counter.tasks")
+
+
+@setup_logging.connect
+def _keep_pressroom_logging(**_: Any) -> None:
+    """Connected, this stops Celery from installing its own plain-text handlers: worker and
+    beat log through shared.logging like every other process."""
 
 
 def worker_app(settings: CommonSettings, *, visibility_timeout: int = 300) -> Celery:

@@ -1,4 +1,9 @@
-"""Structured logging: one structlog setup for every process, JSON lines in production."""
+"""Structured logging: one structlog setup for every process, JSON lines in production.
+
+Pressroom's own events are structlog's; the libraries' (Celery, kombu, uvicorn, granian,
+botocore) arrive through the standard library and are rendered by the same processors, so
+a process writes one format whatever logged the line.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,42 @@ import sys
 
 import structlog
 
+_SHARED: list[structlog.types.Processor] = [
+    structlog.contextvars.merge_contextvars,
+    structlog.processors.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    processors: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info,
-    ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[*processors, renderer],
+        processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*_SHARED, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
     )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Servers and Celery install handlers of their own on their loggers; theirs go to root.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "_granian", "celery"):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     # botocore logs every retry at INFO; our own events say what matters.
     logging.getLogger("botocore").setLevel(logging.WARNING)
 

@@ -38,6 +38,7 @@ def render_worker(
     queues = ",".join(queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE))
     app.worker_main(
         [
+            "--quiet",  # no banner on stdout: every line a worker writes is a log event
             "worker",
             f"--hostname={name}@%h",
             f"--queues={queues}",
