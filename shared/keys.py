@@ -134,7 +134,3 @@ class Keys:
     # --- ingest ------------------------------------------------------------------------
     def idempotency(self, feed: str, key: str) -> str:
         return f"{self.prefix}idem:{feed}:{key}"
-
-    def ingest_lock(self, article_id: str) -> str:
-        """Held while one request stores a version, so two cannot both write version N+1."""
-        return f"{self.prefix}a:{{{article_id}}}:lock"

@@ -43,8 +43,10 @@ def article_key(article_id: str) -> str:
     return f"articles/{article_id}.json"
 
 
-def version_key(article_id: str, version: int) -> str:
-    return f"articles/{article_id}/v{version:010d}.json"
+def version_key(article_id: str, version: int, withdrawn: bool = False) -> str:
+    """History: each version as received. A withdrawal shares its version number with the
+    publish it takes down, so it is kept beside it (and lists after it)."""
+    return f"articles/{article_id}/v{version:010d}{'.withdrawn' if withdrawn else ''}.json"
 
 
 def pending_key(article_id: str) -> str:

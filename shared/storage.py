@@ -130,8 +130,20 @@ class Objects:
     ) -> urllib3.BaseHTTPResponse:
         """One signed request. 404 is returned for the caller to read; any other answer
         that is not a success, and transport failures, raise StorageUnavailable."""
+        return self.request_expecting((404,), method, bucket, key, body, headers)
+
+    def request_expecting(
+        self,
+        expected: tuple[int, ...],
+        method: str,
+        bucket: str,
+        key: str,
+        body: bytes,
+        headers: dict[str, str],
+    ) -> urllib3.BaseHTTPResponse:
+        """`request`, returning the `expected` failure statuses for the caller to read."""
         url, signed = self.signed(method, bucket, key, body, headers)
-        return self._send(method, url, body, signed, f"{method} {bucket}/{key}")
+        return self._send(method, url, body, signed, f"{method} {bucket}/{key}", expected)
 
     def list_page(
         self, bucket: str, prefix: str, delimiter: str, token: str | None
@@ -166,7 +178,13 @@ class Objects:
         return listed, root.findtext("{*}NextContinuationToken") if more else None
 
     def _send(
-        self, method: str, url: str, body: bytes, headers: dict[str, str], what: str
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        what: str,
+        expected: tuple[int, ...] = (404,),
     ) -> urllib3.BaseHTTPResponse:
         try:
             answer = self._pool.request(
@@ -178,7 +196,7 @@ class Objects:
             )
         except urllib3.exceptions.HTTPError as exc:
             raise StorageUnavailable(f"{what}: {exc}") from exc
-        if answer.status >= 300 and answer.status != 404:
+        if answer.status >= 300 and answer.status not in expected:
             raise StorageUnavailable(refusal(what, answer.status, answer.data))
         return answer
 
@@ -322,6 +340,27 @@ class Bucket:
 
     def put_json(self, key: str, document: Any) -> None:
         self.put(key, orjson.dumps(document), content_type="application/json")
+
+    def get_tagged(self, key: str) -> tuple[bytes, str] | None:
+        """The object and its ETag, for a compare-and-set with `put_if`."""
+        answer = self.objects.request("GET", self.name, key)
+        if answer.status == 404:
+            return None
+        return answer.data, str(answer.headers.get("ETag", "")).strip('"')
+
+    def put_if(self, key: str, body: bytes, *, etag: str | None, content_type: str) -> bool:
+        """Compare-and-set: write only if the object still has `etag` (None: only if it does
+        not exist). False when another writer changed it first.
+
+        S3 answers a failed condition with 412, a missing object under If-Match with 404 and
+        a concurrent conditional write with 409; SeaweedFS decides these atomically.
+        """
+        condition = {"If-Match": f'"{etag}"'} if etag is not None else {"If-None-Match": "*"}
+        headers = object_headers(content_type, None) | condition
+        answer = self.objects.request_expecting(
+            (404, 409, 412), "PUT", self.name, key, body, headers
+        )
+        return answer.status < 300
 
     def delete(self, key: str) -> None:
         self.objects.request("DELETE", self.name, key)  # a missing object is not an error

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -217,14 +217,23 @@ async def put_article(
     response_model=ArticleAccepted,
     responses=CHANGED_RESPONSES,
     summary="Unpublish an article (its history stays in the data bucket)",
+    description="A withdrawal is a version: `version` names it (without it, the stored "
+    "version is withdrawn). It beats a publish of the same version; only a newer one "
+    "undoes it.",
 )
 async def delete_article(
-    article_id: str, request: Request, ctx: ContextDep, feed: FeedDep
+    article_id: str,
+    request: Request,
+    ctx: ContextDep,
+    feed: FeedDep,
+    version: Annotated[int | None, Query(ge=1, le=2**53)] = None,
 ) -> Response:
     body = await signed_body(request, ctx, feed)
 
     async def withdraw() -> JSONResponse:
-        result = await run_in_threadpool(service.unpublish_article, ctx, feed, article_id)
+        result = await run_in_threadpool(
+            service.unpublish_article, ctx, feed, article_id, version
+        )
         return _answer(result, feed, "delete")
 
     return await idempotent(ctx, feed, request, body, withdraw)

@@ -21,8 +21,9 @@ def publish_item(ctx: service.IngestContext, feed: Feed, item: Item) -> ArticleA
     """Publish or withdraw one parsed item; errors are raised as for a single request."""
     if item.errors or item.article is None:
         raise InvalidArticle(item.errors)
-    if item.withdraw:  # ninjs pubstatus canceled / withheld
-        return service.unpublish_article(ctx, feed, article_id(feed.name, item.article.external_id))
+    if item.withdraw:  # ninjs pubstatus canceled / withheld, at the document's version
+        aid = article_id(feed.name, item.article.external_id)
+        return service.unpublish_article(ctx, feed, aid, item.article.version)
     return service.publish_article(ctx, feed, item.article)
 
 

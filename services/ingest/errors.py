@@ -71,6 +71,20 @@ class BodyTooSlow(IngestError):
         )
 
 
+class ArticleBodyTooLarge(IngestError):
+    """413 naming body_html: the body would grow far beyond its size once sanitized."""
+
+    reason = "too_large"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            413,
+            "Article body too large",
+            f"body_html: {message}",
+            errors=[{"field": "body_html", "message": message}],
+        )
+
+
 class UnsupportedMediaType(IngestError):
     reason = "unsupported_type"
 

@@ -96,11 +96,13 @@ def _body(doc: NinjsDocument) -> str:
 
 
 def _version(raw: str | int | None) -> int | str | None:
-    """ninjs versions are strings; Pressroom's are integers. A non-number is left for the
-    native model to reject, naming `version`."""
+    """ninjs versions are strings; Pressroom's are integers. Anything but ASCII digits
+    ("²" and "٣" pass str.isdigit, not int) is left for the native model to reject, naming
+    `version`."""
     if raw is None or isinstance(raw, int):
         return raw
-    return int(raw) if raw.strip().isdigit() else raw
+    digits = raw.strip()
+    return int(digits) if digits.isascii() and digits.isdigit() else raw
 
 
 def native_fields(doc: NinjsDocument) -> dict[str, Any]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,13 +11,21 @@ import orjson
 import redis
 
 from services.ingest.errors import (
+    ArticleBodyTooLarge,
     ArticleBusy,
     ArticleNotFound,
+    InvalidArticle,
     StoreUnavailable,
     UnknownChannel,
 )
 from services.ingest.feeds import Feed, FeedRegistry
-from services.ingest.sanitize import clean_body
+from services.ingest.sanitize import (
+    BodyLimits,
+    BodyTooComplex,
+    BodyTooLarge,
+    check_body,
+    clean_body_within,
+)
 from services.ingest.schemas import ArticleAccepted, ArticleIn, ArticleState
 from services.ingest.settings import IngestSettings
 from shared.celery_app import app as celery_app
@@ -47,23 +54,53 @@ def content_fingerprint(article: ArticleIn) -> str:
     return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+# Writers of one article that keep losing the compare-and-set get a 409 after this many reads.
+COMMIT_ATTEMPTS = 20
+# What a request wants stored, given the article as it is now: the new version, or why not.
+Decision = Callable[[Article | None], "Article | str"]
+
+
 def publish_article(ctx: IngestContext, feed: Feed, incoming: ArticleIn) -> ArticleAccepted:
     """Store a new version durably, index it, and ask render for the page."""
     channel = incoming.channel or ctx.site.default_channel
     if ctx.site.channel(channel) is None:
         raise UnknownChannel(channel, [c.slug for c in ctx.site.channels])
     aid = article_id(feed.name, incoming.external_id)
-    with article_lock(ctx, aid):
-        current = _load(ctx, aid)
-        fingerprint = content_fingerprint(incoming)
+    body = sanitized_body(ctx, incoming.body_html)  # the slow part, before anything is decided
+    fingerprint = content_fingerprint(incoming)
+
+    def decide(current: Article | None) -> Article | str:
         unchanged = _unchanged_reason(current, incoming, fingerprint)
-        if current is not None and unchanged:
-            return _accepted(ctx, current, changed=False, detail=unchanged)
-        article = _new_version(aid, feed, incoming, channel, current, fingerprint)
-        _store(ctx, article, current)
-    _index_and_enqueue(ctx, article)
-    log.info("ingest.article.accepted", id=aid, version=article.version, feed=feed.name)
-    return _accepted(ctx, article, changed=True)
+        if unchanged:
+            return unchanged
+        return _new_version(aid, feed, incoming, channel, body, current, fingerprint)
+
+    article, changed, detail = _commit(ctx, aid, decide)
+    if changed:
+        _index_and_enqueue(ctx, article)
+        log.info("ingest.article.accepted", id=aid, version=article.version, feed=feed.name)
+    return _accepted(ctx, article, changed=changed, detail=detail)
+
+
+def sanitized_body(ctx: IngestContext, html: str) -> str:
+    """The allow-listed body, after checking what sanitizing it would cost (422) and that it
+    would not grow far beyond its size (413): the work one request causes is bounded first."""
+    limits = BodyLimits(
+        depth=ctx.settings.body_max_depth,
+        elements=ctx.settings.body_max_elements,
+        references=ctx.settings.body_max_references,
+        growth=ctx.settings.body_max_growth,
+        size=ctx.settings.max_body_bytes,
+    )
+    try:
+        check_body(html, limits)
+        return clean_body_within(html, limits)
+    except BodyTooComplex as exc:
+        raise InvalidArticle(
+            [{"field": "body_html", "message": str(exc)}], "Article body too complex"
+        ) from exc
+    except BodyTooLarge as exc:
+        raise ArticleBodyTooLarge(str(exc)) from exc
 
 
 def _new_version(
@@ -71,6 +108,7 @@ def _new_version(
     feed: Feed,
     incoming: ArticleIn,
     channel: str,
+    body: str,
     current: Article | None,
     fingerprint: str,
 ) -> Article:
@@ -81,7 +119,7 @@ def _new_version(
         external_id=incoming.external_id,
         version=incoming.version or (current.version + 1 if current else 1),
         title=incoming.title,
-        body_html=clean_body(incoming.body_html),
+        body_html=body,
         summary=incoming.summary,
         source=incoming.source,
         author=incoming.author,
@@ -96,24 +134,51 @@ def _new_version(
     )
 
 
-def unpublish_article(ctx: IngestContext, feed: Feed, aid: str) -> ArticleAccepted:
-    """Withdraw the page (a new version marked unpublished); the history stays stored."""
-    with article_lock(ctx, aid):
-        current = _owned(ctx, feed, aid)
-        if current.unpublished:
-            return _accepted(ctx, current, changed=False, detail="already unpublished")
-        withdrawn = current.model_copy(
-            update={
-                "version": current.version + 1,
-                "unpublished": True,
-                "received_at": datetime.now(UTC),
-                "fingerprint": "",
-            }
-        )
-        _store(ctx, withdrawn, current)
-    _index_and_enqueue(ctx, withdrawn)
-    log.info("ingest.article.unpublished", id=aid, version=withdrawn.version)
-    return _accepted(ctx, withdrawn, changed=True)
+def unpublish_article(
+    ctx: IngestContext, feed: Feed, aid: str, version: int | None = None
+) -> ArticleAccepted:
+    """Withdraw the page: a kill is a version like any other (the stored one when `version`
+    is None), it beats a publish of the same version, and only a newer version undoes it.
+    The history stays stored."""
+    if not is_article_id(aid):
+        raise ArticleNotFound(aid[:64])
+
+    def decide(current: Article | None) -> Article | str:
+        if current is None or current.feed != feed.name:
+            raise ArticleNotFound(aid)
+        target = current.version if version is None else version
+        if target < current.version:
+            return f"version {target} is not newer than stored version {current.version}"
+        if target == current.version and current.unpublished:
+            return "already unpublished"
+        # the fingerprint stays: a replay of the withdrawn text must not bring it back
+        update = {"version": target, "unpublished": True, "received_at": datetime.now(UTC)}
+        return current.model_copy(update=update)
+
+    withdrawn, changed, detail = _commit(ctx, aid, decide)
+    if changed:
+        _index_and_enqueue(ctx, withdrawn)
+        log.info("ingest.article.unpublished", id=aid, version=withdrawn.version)
+    return _accepted(ctx, withdrawn, changed=changed, detail=detail)
+
+
+def _commit(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bool, str]:
+    """Decide against the stored article and store the outcome with a compare-and-set on the
+    current document, so that the newest version wins whatever the timing: a writer that
+    lost the race reads again and decides again (it never waits on a lock that could expire
+    under its work). Returns (the article as stored, whether this request changed it, why
+    not)."""
+    require_redis(ctx)  # without Redis the render event could not be sent: store nothing
+    for _ in range(COMMIT_ATTEMPTS):
+        current, etag = _load_tagged(ctx, aid)
+        outcome = decide(current)
+        if isinstance(outcome, str):
+            assert current is not None, "a first version is always stored"
+            return current, False, outcome
+        if _store(ctx, outcome, current, etag):
+            return outcome, True, ""
+        log.info("ingest.article.raced", id=aid, version=outcome.version)
+    raise ArticleBusy(aid)
 
 
 def article_state(ctx: IngestContext, feed: Feed, aid: str) -> ArticleState:
@@ -148,31 +213,14 @@ def require_redis(ctx: IngestContext) -> None:
         raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
 
 
-@contextmanager
-def article_lock(ctx: IngestContext, aid: str) -> Iterator[None]:
-    """One writer per article. Taking it also proves Redis answers: without Redis nothing
-    is stored (503), because the render event could not be sent either."""
-    lock = ctx.redis.lock(
-        ctx.keys.ingest_lock(aid), timeout=30, blocking_timeout=ctx.settings.article_lock_seconds
-    )
-    try:
-        acquired = lock.acquire()
-    except redis.RedisError as exc:
-        raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
-    if not acquired:
-        raise ArticleBusy(aid)
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except redis.RedisError:  # expired or Redis gone: it times out on its own
-            log.warning("ingest.lock.release_failed", id=aid)
-
-
 def _status(article: Article, meta: dict[str, str], rendered: int | None) -> ArticleStatus:
-    if rendered is not None and rendered >= article.version:
-        return ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.PUBLISHED
+    done = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.PUBLISHED
+    # a kill shares its version with the publish it withdraws: the render's outcome tells them
+    # apart
+    if rendered is not None and (
+        rendered > article.version or (rendered == article.version and meta.get("status") == done)
+    ):
+        return done
     if meta.get("error"):
         return ArticleStatus.FAILED
     return ArticleStatus.QUEUED
@@ -181,9 +229,12 @@ def _status(article: Article, meta: dict[str, str], rendered: int | None) -> Art
 def _unchanged_reason(current: Article | None, incoming: ArticleIn, fingerprint: str) -> str:
     if current is None:
         return ""
+    stored = "withdrawn version" if current.unpublished else "stored version"
     if incoming.version is not None and incoming.version <= current.version:
-        return f"version {incoming.version} is not newer than stored version {current.version}"
-    if incoming.version is None and not current.unpublished and current.fingerprint == fingerprint:
+        return f"version {incoming.version} is not newer than {stored} {current.version}"
+    if incoming.version is None and current.fingerprint == fingerprint:
+        if current.unpublished:  # a replay of what was withdrawn is not a newer version
+            return f"identical to {stored} {current.version}; send a newer version to republish"
         return "identical to the stored version"
     return ""
 
@@ -192,29 +243,44 @@ def _owned(ctx: IngestContext, feed: Feed, aid: str) -> Article:
     """The article, if it belongs to this feed; another feed's article is simply not found."""
     if not is_article_id(aid):
         raise ArticleNotFound(aid[:64])
-    article = _load(ctx, aid)
+    article, _ = _load_tagged(ctx, aid)
     if article is None or article.feed != feed.name:
         raise ArticleNotFound(aid)
     return article
 
 
-def _load(ctx: IngestContext, aid: str) -> Article | None:
+def _load_tagged(ctx: IngestContext, aid: str) -> tuple[Article | None, str | None]:
+    """The current document and its ETag (None, None when there is none yet)."""
     try:
-        raw = ctx.storage.data.get_json(article_key(aid))
+        found = ctx.storage.data.get_tagged(article_key(aid))
     except StorageUnavailable as exc:
         raise StoreUnavailable(ctx.settings.retry_after_seconds, "Object store") from exc
-    return None if raw is None else Article.model_validate(raw)
+    if found is None:
+        return None, None
+    raw, etag = found
+    return Article.model_validate(orjson.loads(raw)), etag
 
 
-def _store(ctx: IngestContext, article: Article, current: Article | None) -> None:
-    """Outbox first, then the version, then the current pointer: a crash anywhere in between
-    leaves either nothing visible or a pending entry the reconciler will finish."""
+def _store(ctx: IngestContext, article: Article, current: Article | None, etag: str | None) -> bool:
+    """Outbox first, then the version, then the current pointer, written only if it is still
+    `current` (else False: another writer got there first). A crash anywhere in between
+    leaves either nothing visible or a pending entry the reconciler will finish; a version
+    that lost the race stays in the history as received, never current."""
     document = article.model_dump(mode="json")
     data = ctx.storage.data
     try:
         data.put_json(pending_key(article.id), {"id": article.id, "version": article.version})
-        data.put_json(version_key(article.id, article.version), document)
-        data.put_json(article_key(article.id), document)
+        data.put_json(version_key(article.id, article.version, article.unpublished), document)
+        if data.put_if(
+            article_key(article.id),
+            orjson.dumps(document),
+            etag=etag,
+            content_type="application/json",
+        ):
+            return True
+        # a retried PUT that had landed before its connection broke is refused as stale
+        stored: object = data.get_json(article_key(article.id))
+        return stored == document
     except StorageUnavailable as exc:
         log.warning("ingest.store.unavailable", id=article.id, error=str(exc))
         _undo_store(ctx, article, current)
@@ -228,7 +294,7 @@ def _undo_store(ctx: IngestContext, article: Article, current: Article | None) -
     try:
         if data.get_json(article_key(article.id)) == article.model_dump(mode="json"):
             return  # the last write landed after all: the version is complete
-        data.delete(version_key(article.id, article.version))
+        data.delete(version_key(article.id, article.version, article.unpublished))
         if current is None:
             data.delete(pending_key(article.id))
         else:

@@ -21,8 +21,29 @@ class IngestSettings(CommonSettings):
     feed_cache_seconds: float = Field(default=10.0, ge=0)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     retry_after_seconds: int = Field(default=5, ge=1)
-    article_lock_seconds: float = Field(
-        default=5.0, gt=0, description="How long a request waits for another on the same article."
+    body_max_depth: int = Field(
+        default=100,
+        ge=10,
+        description="body_html nested deeper than this is refused (422) before sanitizing: "
+        "the sanitizer's cost grows faster than the nesting.",
+    )
+    body_max_elements: int = Field(
+        default=20_000,
+        ge=100,
+        description="body_html with more elements than this (counting those an HTML parser "
+        "would re-open for misnested formatting tags) is refused (422) before sanitizing.",
+    )
+    body_max_references: int = Field(
+        default=10_000,
+        ge=100,
+        description="body_html with more character references (&) than this in one text "
+        "run is refused (422) before sanitizing: their cost grows with the run's length.",
+    )
+    body_max_growth: float = Field(
+        default=4.0,
+        ge=1.0,
+        description="A body_html the sanitizer would make this many times larger (beyond "
+        "a 64 KiB allowance) is refused (413); it is never larger than max_body_bytes.",
     )
     reconcile_interval_seconds: float = Field(
         default=30.0, gt=0, description="How often beat runs the reconciler."

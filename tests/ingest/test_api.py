@@ -126,8 +126,9 @@ def test_delete_unpublishes_and_keeps_the_document_and_history(api: Ingest) -> N
     data = api.isolated.storage.data
     assert data.get_json(article_key(aid))["unpublished"] is True
     assert data.get_json(version_key(aid, 1))["unpublished"] is False
+    assert data.get_json(version_key(aid, 1, withdrawn=True))["unpublished"] is True
     status = api.client.get(f"/v1/articles/{aid}", headers=api.headers()).json()
-    assert status["version"] == 2
+    assert status["version"] == 1  # a withdrawal without a version takes down what is stored
 
 
 def test_status_says_queued_until_render_reports(api: Ingest) -> None:
@@ -136,7 +137,9 @@ def test_status_says_queued_until_render_reports(api: Ingest) -> None:
     meta = api.isolated.keys.article(aid)
     api.isolated.redis.hset(meta, mapping={"error": "TemplateError: boom"})
     failed = api.client.get(f"/v1/articles/{aid}", headers=api.headers()).json()
-    api.isolated.redis.hset(meta, mapping={"error": "", "rendered_version": 1})
+    api.isolated.redis.hset(
+        meta, mapping={"error": "", "rendered_version": 1, "status": "published"}
+    )
     published = api.client.get(f"/v1/articles/{aid}", headers=api.headers()).json()
 
     assert queued["status"] == "queued"
