@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from shared.models import ArticleStatus
+from shared.text import EARLIEST, LATEST, in_range, visible, xml_unsafe
 
 EXAMPLE_ARTICLE: dict[str, Any] = {
     "external_id": "cctv-2022-07-11-0001",
@@ -40,6 +41,20 @@ class ArticleIn(BaseModel):
     version: int | None = Field(default=None, ge=1, le=2**53)
     cover_image: HttpUrl | None = None
 
+    @field_validator("*")
+    @classmethod
+    def _publishable(cls, value: Any) -> Any:
+        """Every field, present and future: only text XML can carry, only dates every time
+        zone can show, so that no single article can break a page, a feed or a flush."""
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, datetime) and not in_range(item):
+                raise ValueError(
+                    f"must lie between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)"
+                )
+            if isinstance(item, str | HttpUrl) and (bad := xml_unsafe(str(item))):
+                raise ValueError(f"contains {bad}, a character XML 1.0 does not allow")
+        return value
+
     @field_validator("title", "source", "author", "editor", "summary")
     @classmethod
     def _strip(cls, value: str) -> str:
@@ -48,8 +63,8 @@ class ArticleIn(BaseModel):
     @field_validator("title")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value:
-            raise ValueError("title must not be blank")
+        if not visible(value):
+            raise ValueError("title must have a visible character")
         return value
 
     @field_validator("tags")

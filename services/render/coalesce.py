@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
-
-from redis.client import Pipeline
 
 from services.render.context import RenderContext
+from services.render.dirty import FLUSH_TASK, flush_soon, mark_dirty, queue_dirty
 from services.render.feeds import render_feeds, render_sitemap
 from services.render.outbox import clear_outbox
 from services.render.pages import (
@@ -27,39 +25,12 @@ from services.render.relink import rerender_articles
 from shared.logging import get_logger
 
 log = get_logger("pressroom.render.flush")
-FLUSH_TASK = "render.flush"
+__all__ = ["FLUSH_TASK", "flush", "flush_soon", "mark_dirty", "queue_dirty"]
 HOT_TASK = "render.hot_refresh"
 # Delete the lock only if it is still ours (it may have expired and been taken since).
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
 # Order matters: the sidebar first (every page embeds it), the sitemap last.
 ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "sitemap")
-
-
-def mark_dirty(ctx: RenderContext, pages: Iterable[str], series: dict[str, int]) -> None:
-    """Remember pages to re-render, and for each numbered series the lowest dirty page."""
-    pipe = ctx.redis.pipeline(transaction=False)
-    queue_dirty(ctx, pipe, pages, series)
-    flush_soon(ctx, pipe.execute()[-1])
-
-
-def queue_dirty(
-    ctx: RenderContext, pipe: Pipeline, pages: Iterable[str], series: dict[str, int]
-) -> None:
-    """mark_dirty's commands, queued last on a caller's pipeline; hand the answer of the
-    last one to flush_soon."""
-    pages = sorted(pages)
-    if pages:
-        pipe.sadd(ctx.keys.dirty, *pages)
-    if series:
-        pipe.zadd(ctx.keys.dirty_from, series, lt=True)  # LT also adds new members
-    ttl = max(int(ctx.settings.flush_delay_seconds * 10) + 60, 60)
-    pipe.set(ctx.keys.flush_scheduled, "1", nx=True, ex=ttl)
-
-
-def flush_soon(ctx: RenderContext, flagged: object) -> None:
-    """Schedule the burst's one flush, if this mark was the first since the last flush."""
-    if flagged:
-        ctx.schedule(FLUSH_TASK, ctx.settings.flush_delay_seconds)
 
 
 def flush(ctx: RenderContext) -> dict[str, bool]:

@@ -10,18 +10,19 @@ def clear_outbox(ctx: RenderContext) -> int:
     """Delete the `pending/` entries of rendered articles, unless a newer version waits.
 
     Ingest records the version in Redis before it enqueues, so Redis tells which entries
-    are finished without reading them.
+    are finished without reading them; a version marked failed is finished too, since
+    rendering it again would fail the same way.
     """
     ids: list[str] = ctx.redis.spop(ctx.keys.outbox_done, 1000) or []  # type: ignore[assignment]
     if not ids:
         return 0
     pipe = ctx.redis.pipeline(transaction=False)
     for aid in ids:
-        pipe.hmget(ctx.keys.article(aid), "version", "rendered_version")
+        pipe.hmget(ctx.keys.article(aid), "version", "rendered_version", "failed_version")
     finished = [
         aid
-        for aid, (version, rendered) in zip(ids, pipe.execute(), strict=True)
-        if int(rendered or 0) >= int(version or 0)
+        for aid, (version, rendered, failed) in zip(ids, pipe.execute(), strict=True)
+        if max(int(rendered or 0), int(failed or 0)) >= int(version or 0)
     ]
     try:
         ctx.storage.data.delete_many([pending_key(aid) for aid in finished])

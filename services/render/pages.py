@@ -7,6 +7,7 @@ from datetime import datetime
 from markupsafe import Markup
 
 from services.render.context import Entry, RenderContext
+from services.render.failures import Unrenderable, check_dates, fail_article
 from services.render.pagination import (
     Pager,
     index_page_links,
@@ -14,36 +15,53 @@ from services.render.pagination import (
     page_count,
     pages_to_render,
 )
+from shared.logging import get_logger
 from shared.site import Channel
+
+log = get_logger("pressroom.render")
 
 SIDEBAR_FRAGMENT = "fragments/sidebar.html"
 ENTRY_FIELDS = ("title", "url", "published_at", "updated_at", "summary", "channel", "status")
+HIDDEN = ("unpublished", "failed")
 
 
 def entries(ctx: RenderContext, ids: list[str]) -> list[Entry]:
-    """The articles behind `ids`, in that order; ids without a live index entry drop out."""
+    """The articles behind `ids`, in that order; ids without a live index entry drop out.
+
+    An entry that cannot be shown (left in the indexes by an older release, say) is
+    skipped and its article marked failed, so that it never fails the page listing it.
+    """
     pipe = ctx.redis.pipeline(transaction=False)
     for aid in ids:
         pipe.hmget(ctx.keys.article(aid), *ENTRY_FIELDS)
     found: list[Entry] = []
     for aid, values in zip(ids, pipe.execute(), strict=True):
-        title, url, published, updated, summary, channel, status = values
-        if not (title and url and published) or status == "unpublished":
+        title, url, published, _, _, _, status = values
+        if not (title and url and published) or status in HIDDEN:
             continue
-        published_at = datetime.fromisoformat(published)
-        found.append(
-            Entry(
-                id=aid,
-                title=title,
-                url="/" + url,
-                published_at=published_at,
-                updated_at=datetime.fromisoformat(updated) if updated else published_at,
-                date=ctx.theme.local_date(published_at),
-                summary=summary or "",
-                channel=channel or "",
-            )
-        )
+        try:
+            found.append(_entry(ctx, aid, values))
+        except (Unrenderable, ValueError, OverflowError) as exc:
+            log.warning("render.entry.skipped", id=aid, error=str(exc))
+            fail_article(ctx, aid, str(exc), stage="list")
     return found
+
+
+def _entry(ctx: RenderContext, aid: str, values: list[str]) -> Entry:
+    title, url, published, updated, summary, channel, _ = values
+    published_at = datetime.fromisoformat(published)
+    updated_at = datetime.fromisoformat(updated) if updated else published_at
+    check_dates(published_at=published_at, updated_at=updated_at)
+    return Entry(
+        id=aid,
+        title=title,
+        url="/" + url,
+        published_at=published_at,
+        updated_at=updated_at,
+        date=ctx.theme.local_date(published_at),
+        summary=summary or "",
+        channel=channel or "",
+    )
 
 
 def newest(ctx: RenderContext, zset: str, limit: int) -> list[Entry]:

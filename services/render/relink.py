@@ -10,9 +10,10 @@ and one pipeline records it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-import orjson
 from markupsafe import Markup
 
 from services.render.articles import (
@@ -21,10 +22,14 @@ from services.render.articles import (
     load_article,
     neighbours_of,
     page_fingerprint,
+    parse_document,
 )
 from services.render.context import HTML, RenderContext
+from services.render.failures import INFRASTRUCTURE, check_article, fail_article, reason_of
 from services.render.pages import sidebar_html
 from shared.models import Article
+
+T = TypeVar("T")
 
 
 def rerender_articles(ctx: RenderContext, ids: list[str]) -> dict[str, bool]:
@@ -53,7 +58,8 @@ def rerender_articles(ctx: RenderContext, ids: list[str]) -> dict[str, bool]:
 
 
 def _documents(ctx: RenderContext, ids: list[str]) -> dict[str, tuple[Article, str]]:
-    """Each article's document and MD5: from render.article's cache, else the data bucket."""
+    """Each article's document and MD5: from render.article's cache, else the data bucket.
+    A document that cannot be rendered is marked failed and left out."""
     pipe = ctx.binary_redis.pipeline(transaction=False)
     for aid in ids:
         pipe.get(ctx.keys.document_cache(aid))
@@ -62,21 +68,53 @@ def _documents(ctx: RenderContext, ids: list[str]) -> dict[str, tuple[Article, s
     for aid, raw in zip(ids, pipe.execute(), strict=True):
         if raw is None:
             missing.append(aid)
-            continue
-        found[aid] = Article.model_validate(orjson.loads(raw)), hashlib.md5(raw).hexdigest()
+        else:
+            _keep(ctx, found, aid, _guarded(parse_document, raw))
     with ThreadPoolExecutor(min(len(missing), ctx.settings.rebuild_threads) or 1) as pool:
-        loads = pool.map(lambda a: load_article(ctx, a), missing)
+        loads = pool.map(lambda a: _guarded(load_article, ctx, a), missing)
         for aid, loaded in zip(missing, loads, strict=True):
             if loaded is not None:
-                found[aid] = loaded
+                _keep(ctx, found, aid, loaded)
     return found
+
+
+def _guarded(load: Callable[..., T], *args: object) -> T | Exception:
+    """`load(*args)`, with a fault of the content returned instead of raised (so that one
+    document's fault, even on a pool thread, fails only that document)."""
+    try:
+        return load(*args)
+    except INFRASTRUCTURE:
+        raise
+    except Exception as exc:
+        return exc
+
+
+def _keep(
+    ctx: RenderContext,
+    found: dict[str, tuple[Article, str]],
+    aid: str,
+    loaded: tuple[Article, str] | Exception,
+) -> None:
+    """Add a document that parsed and can be shown; mark its article failed if not."""
+    fault = loaded if isinstance(loaded, Exception) else _guarded(check_article, loaded[0])
+    if fault is None and not isinstance(loaded, Exception):
+        found[aid] = loaded
+    elif fault is not None:
+        fail_article(ctx, aid, reason_of(fault), stage="neighbour")
 
 
 def _write_all(ctx: RenderContext, stale: list[tuple[ArticlePage, str]]) -> dict[str, bool]:
     """Put the pages whose bytes changed (threads: each waits on S3); record them at once."""
+    rendered = [
+        (p, fp, _guarded(article_page, ctx, p.article, p.url, p.links, p.side)) for p, fp in stale
+    ]
+    for page, _, body in rendered:
+        if isinstance(body, Exception):
+            fail_article(ctx, page.article.id, reason_of(body), stage="neighbour")
+    stale = [(page, fp) for page, fp, body in rendered if not isinstance(body, Exception)]
+    bodies = [body for _, _, body in rendered if not isinstance(body, Exception)]
     if not stale:
         return {}
-    bodies = [article_page(ctx, p.article, p.url, p.links, p.side) for p, _ in stale]
     md5s = [hashlib.md5(body).hexdigest() for body in bodies]
     known = ctx.redis.hmget(ctx.keys.page_hashes, [p.url for p, _ in stale])
     changed = [

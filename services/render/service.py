@@ -25,8 +25,9 @@ from services.render.articles import (
     neighbours_at,
     page_fingerprint,
 )
-from services.render.coalesce import flush_soon, queue_dirty
 from services.render.context import HTML, RenderContext
+from services.render.dirty import flush_soon, queue_dirty
+from services.render.failures import INFRASTRUCTURE, check_article, fail_article, reason_of
 from services.render.pages import sidebar_html
 from services.render.pagination import page_of
 from shared.logging import get_logger
@@ -53,7 +54,21 @@ class Placement:
 def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
     """Render (or withdraw) the article's page from its stored document. Idempotent.
 
-    A new article costs one S3 GET, one PUT and five Redis round trips: what it reads is
+    An article whose own content cannot be rendered is marked failed and taken out of the
+    lists (returns "failed"), so that retrying it can never hold up any other article;
+    faults of the store or Redis propagate, for the task to retry.
+    """
+    try:
+        return _publish(ctx, article_id, version)
+    except INFRASTRUCTURE:
+        raise
+    except Exception as exc:
+        fail_article(ctx, article_id, reason_of(exc), stage="article", version=version)
+        return "failed"
+
+
+def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
+    """A new article costs one S3 GET, one PUT and five Redis round trips: what it reads is
     asked together, and everything recorded after the page is written (hashes, status,
     outbox, dirty marks) goes in one pipeline, since each round trip waits for a CPU that
     ingest, the store and the other workers share.
@@ -65,6 +80,8 @@ def publish_article(ctx: RenderContext, article_id: str, version: int) -> str:
         log.warning("render.article.missing", id=article_id, version=version)
         return "missing"
     article, document_md5 = loaded
+    if not article.unpublished:
+        check_article(article)
     # From ingest's receipt to this task starting: the queue (and ingest's own writes).
     waited = (datetime.now(UTC) - article.received_at).total_seconds() - (
         time.perf_counter() - started

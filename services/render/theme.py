@@ -14,6 +14,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 
 from shared.site import SiteConfig
 from shared.storage import Bucket
+from shared.text import xml_safe
 
 BUILTIN = Path(__file__).parent / "theme"
 
@@ -33,11 +34,14 @@ class Theme:
             # the fingerprint is taken once at start: an edited theme needs a restart anyway,
             # and checking each template's mtime on every render costs a stat per page
             auto_reload=False,
+            # every value a template prints, including HTML marked safe, loses what XML 1.0
+            # forbids: one stray control character would make a whole feed unreadable
+            finalize=printable,
         )
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
         )
-        self.env.filters.update(rfc822=rfc822, w3c=w3c)
+        self.env.filters.update(rfc822=rfc822, w3c=w3c, xml_safe=printable)
         self.fingerprint = self._fingerprint(roots)
 
     def _fingerprint(self, roots: list[Path]) -> str:
@@ -91,6 +95,11 @@ class Theme:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime("%Y-%m-%d")
+
+
+def printable(value: object) -> object:
+    """A value as templates print it: text without the characters XML 1.0 forbids."""
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def rfc822(moment: datetime) -> str:

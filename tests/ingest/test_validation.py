@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.ingest.conftest import Ingest, IngestFactory, article
+from tests.ingest.conftest import SAMPLES, Ingest, IngestFactory, article
 
 
 def fields_named(answer: Any) -> list[str]:
@@ -130,3 +130,124 @@ def test_a_trickling_body_is_cut_off_with_408(make_ingest: IngestFactory) -> Non
     assert b"within 1 s" in answer
     assert api.stored_articles() == []
     assert api.post_json(article()).status_code == 202  # the server is free for the next
+
+
+TEXT_FIELDS = ["title", "summary", "source", "author", "editor", "body_html", "external_id"]
+
+
+@pytest.mark.parametrize("bad", ["\x0b", "\x01", "\x00", "\ufffe", "\uffff"])
+@pytest.mark.parametrize("field", [*TEXT_FIELDS, "tags"])
+def test_characters_xml_forbids_are_refused_in_every_text_field(
+    module_api: Ingest, field: str, bad: str
+) -> None:
+    value: Any = [f"标签{bad}"] if field == "tags" else f"前{bad}后"
+    answer = module_api.post(orjson.dumps(article(**{field: value})), "application/json")
+
+    assert answer.status_code == 422
+    assert fields_named(answer) == [field]
+    assert module_api.stored_articles() == []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+05:00",
+        "2200-12-31T23:59:59-12:00",  # 2201 in UTC
+        "1900-01-01T07:59:59+08:00",  # 1899 in UTC
+        "2201-01-01T00:00:00Z",
+        "1899-12-31T23:59:59.999999Z",
+    ],
+)
+def test_dates_outside_1900_to_2200_are_refused(module_api: Ingest, moment: str) -> None:
+    answer = module_api.post(orjson.dumps(article(published_at=moment)), "application/json")
+
+    assert answer.status_code == 422
+    assert fields_named(answer) == ["published_at"]
+    assert "1900-01-01" in answer.json()["detail"]
+    assert module_api.stored_articles() == []
+
+
+@pytest.mark.parametrize(
+    "moment", ["1900-01-01T00:00:00Z", "2200-12-31T23:59:59Z", "2200-12-31T23:59:59+14:00"]
+)
+def test_dates_at_the_ends_of_the_range_are_accepted(api: Ingest, moment: str) -> None:
+    answer = api.post(orjson.dumps(article(published_at=moment)), "application/json")
+    assert answer.status_code == 202, answer.text
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "\u200b",
+        "\ufeff\u200d",
+        "\u202e\u202a\u202c",
+        "\u2066\u2067\u2068\u2069",
+        "\u3000\u00a0\u2028",
+        "\u3164\u115f",
+        "\U000e0041\U000e007f",
+        "\u00ad\u2060\u180e",
+    ],
+)
+def test_a_title_with_nothing_visible_is_refused(module_api: Ingest, title: str) -> None:
+    answer = module_api.post(orjson.dumps(article(title=title)), "application/json")
+
+    assert answer.status_code == 422
+    assert fields_named(answer) == ["title"]
+    assert module_api.stored_articles() == []
+
+
+@pytest.mark.parametrize("title", ["\u200b标题", "\u202eabc\u202c", "🗞", "\u0301"])
+def test_a_title_with_something_visible_is_accepted(api: Ingest, title: str) -> None:
+    assert api.post(orjson.dumps(article(title=title)), "application/json").status_code == 202
+
+
+def ninjs(**fields: Any) -> bytes:
+    document = orjson.loads((SAMPLES / "ninjs2-zh.json").read_bytes())
+    return orjson.dumps(document | fields)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"firstcreated": "9999-12-31T23:59:59Z"}, "firstcreated"),
+        ({"firstcreated": "0001-01-01T00:00:00+05:00"}, "firstcreated"),
+        ({"headlines": [{"role": "main", "value": "头条\x0b"}]}, "headline"),
+        ({"by": "记者\x01"}, "by"),
+    ],
+)
+def test_ninjs_items_get_the_same_rules(
+    module_api: Ingest, change: dict[str, Any], field: str
+) -> None:
+    answer = module_api.post(ninjs(**change), "application/ninjs+json")
+
+    assert answer.status_code == 422, answer.text
+    assert any(field in named for named in fields_named(answer)), fields_named(answer)
+    assert module_api.stored_articles() == []
+
+
+RSS_ITEM = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>t</title><link>http://example.com/</link>
+<description>d</description><item><title>{title}</title><link>http://example.com/1</link>
+<guid>item-1</guid><pubDate>{date}</pubDate><description>摘要</description></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize(
+    ("title", "date", "field"),
+    [
+        ("正常", "Fri, 31 Dec 9999 23:59:59 -1200", "items.0.pubDate"),
+        ("正常", "Mon, 01 Jan 1800 00:00:00 +0000", "items.0.published_at"),
+        ("&#xFFFE;标题", "Mon, 11 Jul 2022 09:30:00 +0800", "items.0.title"),
+    ],
+)
+def test_feed_items_get_the_same_rules(
+    module_api: Ingest, title: str, date: str, field: str
+) -> None:
+    body = RSS_ITEM.format(title=title, date=date).encode()
+    answer = module_api.post(body, "application/rss+xml")
+
+    item = answer.json()["items"][0]
+    assert item["status"] == 422, answer.text
+    assert [e["field"] for e in item["problem"]["errors"]] == [field]
+    assert module_api.stored_articles() == []
