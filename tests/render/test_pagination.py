@@ -1,0 +1,65 @@
+"""Archive and sitemap numbering, over every size and total: pure functions, no servers."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.render.pagination import (
+    Pager,
+    index_page_links,
+    page_bounds,
+    page_count,
+    page_of,
+    pages_to_render,
+)
+
+sizes = st.integers(min_value=1, max_value=200)
+totals = st.integers(min_value=0, max_value=100_000)
+
+
+@given(totals, sizes)
+def test_every_item_sits_on_exactly_one_page_within_the_series(total: int, size: int) -> None:
+    pages = page_count(total, size)
+    assert (pages - 1) * size < total <= pages * size or total == pages == 0
+    for rank in {0, total // 2, total - 1} if total else set():
+        start, end = page_bounds(page_of(rank, size), size)
+        assert start <= rank <= end
+        assert 1 <= page_of(rank, size) <= pages
+
+
+@given(
+    st.integers(min_value=1, max_value=500),
+    st.integers(min_value=0, max_value=500),
+    st.integers(min_value=0, max_value=500),
+)
+def test_a_flush_renders_the_changed_page_its_older_neighbour_and_every_new_page(
+    dirty_from: int, rendered: int, total: int
+) -> None:
+    pages = set(pages_to_render(dirty_from, rendered, total))
+    assert pages <= set(range(1, total + 1))
+    assert set(range(rendered + 1, total + 1)) <= pages  # never rendered before
+    assert set(range(max(dirty_from - 1, 1), total + 1)) <= pages
+
+
+@given(st.integers(min_value=1, max_value=1000), st.integers(min_value=1, max_value=1000))
+def test_pager_links_stay_inside_the_series(page: int, total: int) -> None:
+    pager = Pager(min(page, total), total)
+    assert pager.older is None or 1 <= pager.older < pager.page
+    assert pager.newer is None or pager.page < pager.newer <= total
+    assert (pager.newer is None) == (pager.page == total)
+
+
+@given(totals, sizes, st.integers(min_value=1, max_value=20))
+def test_the_index_links_newest_first_and_always_reaches_the_oldest_page(
+    total: int, size: int, shown: int
+) -> None:
+    links = index_page_links(total, size, shown)
+    if total <= size:
+        assert links == []
+        return
+    behind_index = page_count(total - size, size)
+    assert links == sorted(links, reverse=True)
+    assert links[0] <= behind_index
+    assert links[-1] == 1
+    assert len(links) <= shown + 1
