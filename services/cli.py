@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.console import Console
 from services.counter.cli import counter_cli
 from services.ingest.cli import feeds_cli
 from services.render.cli import rebuild, reindex, render_worker
+
+if TYPE_CHECKING:
+    from services.stack.run import Stack
 
 cli = typer.Typer(help="Pressroom: event-driven news publishing.", no_args_is_help=True)
 cli.add_typer(feeds_cli, name="feeds")
@@ -62,7 +66,7 @@ def scheduler(
     app = worker_app(CommonSettings())
     install_schedule(app, reconcile_seconds=IngestSettings().reconcile_interval_seconds)
     state.parent.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", f"--schedule={state}", "--loglevel=INFO"])
+    app.start(["--quiet", "beat", f"--schedule={state}", "--loglevel=INFO"])
 
 
 @cli.command()
@@ -100,37 +104,48 @@ def run(
 
     def on_signal(*_: object) -> None:
         nonlocal stopping
+        if stopping:  # asked again while stopping: stop now (Stack.stop kills the rest)
+            raise KeyboardInterrupt
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, on_signal)
+    # Whatever ends this process, even SIGKILL, ends every process it started: each child
+    # dies with its parent (services/stack/lifeline.py); the finally below is the graceful way.
     try:
         with console.status("starting Valkey and SeaweedFS..."):
             stack.start_infra()
+        if stopping:
+            return
         with console.status("starting ingest, counter, render worker, scheduler, edge..."):
             key = stack.start_apps()
-        if sample:
+        if sample and not stopping:
             publish_sample(stack, key)
         show_urls(console, stack, key, stack.write_run_file(key))
-        restarts: dict[str, list[float]] = {}
-        while not stopping:
-            time.sleep(0.5)
-            for name, server in stack.apps.items():
-                if server.running or stopping:
-                    continue
-                # like compose's restart policy, but give up on a process that crash-loops
-                recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
-                if len(recent) >= 3:
-                    console.print(f"[red]{name} keeps exiting[/]; see {server.log_path}")
-                    stopping = True
-                    break
-                console.print(f"[yellow]{name} exited; restarting[/] (log: {server.log_path})")
-                restarts[name] = [*recent, time.monotonic()]
-                server.start()
+        supervise(stack, lambda: stopping)
     finally:
+        stopping = True  # a signal from here on interrupts the graceful stop
         with console.status("stopping..."):
             stack.stop()
         console.print("stopped; data kept in", str(home))
+
+
+def supervise(stack: Stack, stopping: Callable[[], bool]) -> None:
+    """Restart a Pressroom process that exits, as compose's restart policy would, until
+    asked to stop or a process crash-loops."""
+    restarts: dict[str, list[float]] = {}
+    while not stopping():
+        time.sleep(0.5)
+        for name, server in stack.apps.items():
+            if server.running or stopping():
+                continue
+            recent = [t for t in restarts.get(name, []) if time.monotonic() - t < 60]
+            if len(recent) >= 3:
+                console.print(f"[red]{name} keeps exiting[/]; see {server.log_path}")
+                return
+            console.print(f"[yellow]{name} exited; restarting[/] (log: {server.log_path})")
+            restarts[name] = [*recent, time.monotonic()]
+            server.start()
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ Celery worker, the scheduler, the edge) started exactly as `pressroom run` start
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,11 +21,17 @@ import pytest
 import redis
 from playwright.sync_api import Browser, sync_playwright
 
-from services.stack.run import Stack
+from services.stack import lifeline
+from services.stack.run import CREDENTIAL_VARIABLES, Stack
 from shared.celery_app import configure_celery
 from shared.keys import Keys
 from shared.settings import CommonSettings
 from shared.storage import Storage
+
+# Every stack of the session (and every `pressroom` process a test starts) runs its store
+# with this key pair, so Settings built in a test reach whichever stack they point at.
+TEST_CREDENTIALS = ("pressroom-test", secrets.token_urlsafe(32))
+os.environ.update(zip(CREDENTIAL_VARIABLES, TEST_CREDENTIALS, strict=True))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,12 +39,17 @@ def no_stray_processes() -> Iterator[None]:
     """Whatever a test started and did not stop is stopped when the session ends, and named,
     so that `make test` never leaves a server behind on the machine."""
     yield
-    leftovers = psutil.Process().children(recursive=True)
+    leftovers = [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if child.pid != lifeline.watchdog.pid
+    ]
     for child in leftovers:
         with contextlib.suppress(psutil.NoSuchProcess):
             print(f"stopping a stray process: {' '.join(child.cmdline())}")
             child.kill()
     psutil.wait_procs(leftovers, timeout=10)
+    lifeline.watchdog.close()
 
 
 @pytest.fixture(scope="session")
@@ -107,10 +120,7 @@ class Isolated:
 def new_isolated(stack: Stack) -> Isolated:
     """A key prefix, buckets and Celery queues of one's own on the session's servers."""
     tag = uuid.uuid4().hex[:10]
-    settings = CommonSettings(
-        environment="test",
-        redis_url=stack.urls["redis_url"],
-        s3_endpoint_url=stack.urls["s3_url"],
+    settings = stack.settings(
         key_prefix=f"t{tag}:",
         queue_prefix=f"t{tag}.",
         site_bucket=f"site-{tag}",

@@ -15,8 +15,29 @@ from pathlib import Path
 
 import httpx
 
+from services.ingest.feeds import new_secrets_key
 from services.stack import servers
-from services.stack.servers import Server
+from services.stack.servers import S3Access, Server
+from shared.settings import PLACEHOLDER_SECRETS, CommonSettings
+
+CREDENTIAL_VARIABLES = ("PRESSROOM_S3_ACCESS_KEY_ID", "PRESSROOM_S3_SECRET_ACCESS_KEY")
+
+
+def s3_credentials(home: Path) -> tuple[str, str]:
+    """The embedded store's key pair: the operator's, when PRESSROOM_S3_ACCESS_KEY_ID and a
+    real PRESSROOM_S3_SECRET_ACCESS_KEY are in the environment; else one made for this home
+    and kept in it (readable by its owner only), so tools pointed at it keep working."""
+    given = [os.environ.get(name, "") for name in CREDENTIAL_VARIABLES]
+    if given[0] and given[1].lower() not in PLACEHOLDER_SECRETS | {"pressroom"}:
+        return given[0], given[1]
+    path = home / "s3-credentials.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        made = {"access_key_id": "pressroom-dev", "secret_access_key": secrets.token_urlsafe(32)}
+        path.write_text(json.dumps(made, indent=2) + "\n")
+    kept = json.loads(path.read_text())
+    return str(kept["access_key_id"]), str(kept["secret_access_key"])
 
 
 @dataclass
@@ -51,6 +72,11 @@ class Stack:
     workers: int = 1
     infra: dict[str, Server] = field(default_factory=dict)
     apps: dict[str, Server] = field(default_factory=dict)
+    credentials: tuple[str, str] = ("", "")
+
+    def __post_init__(self) -> None:
+        if not all(self.credentials):
+            self.credentials = s3_credentials(self.home)
 
     @property
     def env(self) -> dict[str, str]:
@@ -59,7 +85,10 @@ class Stack:
             "PRESSROOM_ENVIRONMENT": "development",
             "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{p.valkey}/0",
             "PRESSROOM_S3_ENDPOINT_URL": f"http://127.0.0.1:{p.s3}",
+            "PRESSROOM_S3_ACCESS_KEY_ID": self.credentials[0],
+            "PRESSROOM_S3_SECRET_ACCESS_KEY": self.credentials[1],
             "PRESSROOM_KEY_PREFIX": self.prefix,
+            "PRESSROOM_FEED_SECRETS_KEY": self.feed_secrets_key(),
             "PRESSROOM_SITE_BASE_URL": f"http://127.0.0.1:{p.edge}",
             "PRESSROOM_INGEST_UPSTREAM": f"http://127.0.0.1:{p.ingest}",
             "PRESSROOM_COUNTER_UPSTREAM": f"http://127.0.0.1:{p.counter}",
@@ -84,6 +113,24 @@ class Stack:
             "redis_url": f"redis://127.0.0.1:{p.valkey}/0",
         }
 
+    def settings(self, **overrides: object) -> CommonSettings:
+        """Settings reaching this stack's servers with its credentials (tests, benchmarks)."""
+        values: dict[str, object] = {
+            "environment": "test",
+            "redis_url": self.urls["redis_url"],
+            "s3_endpoint_url": self.urls["s3_url"],
+            "s3_access_key_id": self.credentials[0],
+            "s3_secret_access_key": self.credentials[1],
+            "key_prefix": self.prefix,
+        }
+        return CommonSettings(**(values | overrides))  # type: ignore[arg-type]
+
+    @property
+    def site_bucket(self) -> str:
+        """The bucket readers may GET from: the one every process of this stack is told."""
+        named = self.extra_env.get("PRESSROOM_SITE_BUCKET")
+        return named or CommonSettings(environment="development").site_bucket
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def start_infra(self) -> None:
@@ -92,9 +139,16 @@ class Stack:
         self.infra["valkey"] = servers.valkey(
             p.valkey, self.home / "valkey", logs / "valkey.log"
         ).start()
-        self.infra["s3"] = servers.seaweedfs(p.s3, self.home / "s3", logs / "s3.log").start()
-        servers.wait_valkey(self.infra["valkey"], p.valkey)
-        servers.wait_seaweedfs(self.infra["s3"], p.s3)
+        access = S3Access(*self.credentials, public_read=(self.site_bucket,))
+        try:
+            self.infra["s3"] = servers.seaweedfs(
+                p.s3, self.home / "s3", logs / "s3.log", access=access
+            ).start()
+            servers.wait_valkey(self.infra["valkey"], p.valkey)
+            servers.wait_seaweedfs(self.infra["s3"], p.s3)
+        except BaseException:
+            self.kill()  # a failed start leaves nothing running
+            raise
 
     def start_infra_on_free_ports(self, attempts: int = 3) -> None:
         """start_infra() on ports chosen now; if another process takes one of them between
@@ -106,9 +160,7 @@ class Stack:
                 self.start_infra()
                 return
             except (RuntimeError, TimeoutError):
-                for server in self.infra.values():
-                    server.kill()
-                self.infra.clear()
+                self.infra.clear()  # start_infra has killed them
                 if attempt == attempts - 1:
                     raise
 
@@ -165,9 +217,37 @@ class Stack:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def feed_secrets_key(self) -> str:
+        """The key sealing feeds' signing secrets: the operator's, else one made for this
+        home and kept in it (readable by its owner only)."""
+        if given := os.environ.get("PRESSROOM_FEED_SECRETS_KEY", ""):
+            return given
+        path = self.home / "feed-secrets-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(new_secrets_key() + "\n")
+        return path.read_text().strip()
+
     def stop(self) -> None:
-        for server in [*reversed(self.apps.values()), *reversed(self.infra.values())]:
-            server.stop()
+        """Stop every process gracefully, Pressroom's first; whatever happens meanwhile (a
+        stop that fails, a second Ctrl-C), nothing is left running."""
+        try:
+            for server in [*reversed(self.apps.values()), *reversed(self.infra.values())]:
+                server.stop()
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL every process of the stack (what is already stopped is left alone)."""
+        failures: list[Exception] = []
+        for server in [*self.apps.values(), *self.infra.values()]:
+            try:
+                server.kill()
+            except Exception as exc:  # one stuck process must not spare the others
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     def write_run_file(self, key: str) -> Path:
         path = self.home / "run.json"

@@ -7,8 +7,10 @@ developer does.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from services.stack import lifeline
 
 # Below the kernel's ephemeral range (32768 and up), so no outgoing connection can take a
 # port between our pick and the server's bind; port + 10000 (the gRPC and cluster-bus twins
@@ -75,17 +79,26 @@ class Server:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # names of inherited variables the child must not see
+    unset: frozenset[str] = frozenset()
+    _group_killed: bool = field(default=False, repr=False)
 
     def start(self) -> Server:
+        """Start the process; it and its own children die with this process (lifeline.py)."""
+        if self.process is not None:
+            self.kill()  # what is left of an earlier run (its workers) goes first
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 list(self.argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env={k: v for k, v in os.environ.items() if k not in self.unset} | self.env,
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the children
+                preexec_fn=lifeline.die_with_parent(),  # calls only prctl and getppid
             )
+        self._group_killed = False
+        lifeline.watchdog.watch(self.process.pid)
         return self
 
     @property
@@ -103,11 +116,13 @@ class Server:
     def kill(self) -> None:
         """SIGKILL the whole process group: a server's workers (granian's, Celery's prefork
         children) must not outlive it, even when its main process already died."""
-        if self.process is None:
-            return
+        if self.process is None or self._group_killed:
+            return  # once reaped, the group's number may name someone else's group
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+        self._group_killed = True
+        lifeline.watchdog.forget(self.process.pid)
 
 
 def wait_until(
@@ -151,23 +166,85 @@ def wait_valkey(server: Server, port: int, timeout: float = 20.0) -> None:
     wait_until(lambda: redis.Redis(port=port).ping(), f"valkey on {port}", timeout, server)
 
 
-def seaweedfs(s3_port: int, data_dir: Path, log_path: Path) -> Server:
-    """`weed mini` with every listener moved next to s3_port, so several can coexist."""
+# security.toml sections: writes and reads on the volume servers, then on the filer
+JWT_KEYS = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
+
+
+@dataclass(frozen=True)
+class S3Access:
+    """Who may do what on an embedded SeaweedFS: one identity may do everything, anyone may
+    GET and HEAD the objects of the public_read buckets, and nobody else anything."""
+
+    access_key_id: str
+    secret_access_key: str
+    public_read: tuple[str, ...] = ()
+
+    def identities(self) -> dict[str, Any]:
+        """The `-s3.config` document (SeaweedFS's identities JSON)."""
+        admin = {
+            "name": "pressroom",
+            "credentials": [{"accessKey": self.access_key_id, "secretKey": self.secret_access_key}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+        }
+        anonymous = {"name": "anonymous", "actions": [f"Read:{b}" for b in self.public_read]}
+        return {"identities": [admin, anonymous]}
+
+    def write(self, config_dir: Path) -> Path:
+        """Write the identities and a security.toml into config_dir; return the identities.
+
+        The security.toml makes the filer's and the volume server's HTTP APIs demand tokens
+        signed with keys made here, which only weed itself knows: otherwise anyone on the
+        machine could read every bucket through the filer, going round S3's authorisation."""
+        config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        identities = config_dir / "s3-identities.json"
+        _write_private(identities, json.dumps(self.identities(), indent=2))
+        security = "".join(f'[{s}]\nkey = "{secrets.token_hex(32)}"\n\n' for s in JWT_KEYS)
+        _write_private(config_dir / "security.toml", security)
+        return identities
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def seaweedfs(
+    s3_port: int, data_dir: Path, log_path: Path, *, access: S3Access | None = None
+) -> Server:
+    """`weed mini` with every listener moved next to s3_port, so several can coexist.
+
+    With `access`, requests need its credentials (config in data_dir's sibling
+    `<name>-config`); without, weed takes an admin identity from AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY in the environment, as compose's `s3` service does."""
     data_dir.mkdir(parents=True, exist_ok=True)
     base = s3_port
-    argv = [
-        weed_binary(), "mini",
+    argv = [weed_binary()]
+    if access is not None:
+        config_dir = data_dir.with_name(f"{data_dir.name}-config")
+        argv += [f"-config_dir={config_dir}"]  # security.toml: a flag of weed, not of mini
+    argv += [
+        "mini",
         f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-s3.port={base}", f"-master.port={base + 1}", f"-volume.port={base + 2}",
         f"-filer.port={base + 3}", f"-admin.port={base + 4}", "-admin.ui=false",
         "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        # Nothing Pressroom starts reports to a third party unless the operator asks.
+        "-master.telemetry=false",
+        # A PUT to a misspelt bucket must fail, not create a bucket nobody reads.
+        "-s3.autoCreateBucket=false",
         # Every bucket is a collection with volumes of its own, and by default weed allows
         # only free-disk / 1 GiB volumes in all (a few dozen on a CI box): the test suite's
         # per-test buckets ran out. Small volumes, and a count not tied to the disk size
         # (weed still keeps its minimum free space), hold thousands of buckets.
         "-master.volumeSizeLimitMB=64", "-volume.max=4000",
     ]  # fmt: skip
-    return Server(f"seaweedfs:{s3_port}", argv, log_path)
+    if access is None:
+        return Server(f"seaweedfs:{s3_port}", argv, log_path)
+    argv.append(f"-s3.config={access.write(config_dir)}")
+    # weed would make AWS credentials found in the environment an admin identity too
+    unset = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+    return Server(f"seaweedfs:{s3_port}", argv, log_path, unset=unset)
 
 
 def free_seaweedfs_port() -> int:

@@ -21,7 +21,6 @@ from celery import Celery
 
 from services.stack.run import Stack
 from shared.keys import Keys
-from shared.settings import CommonSettings
 from shared.storage import Storage
 from tests.conftest import sample
 from tests.faults.figures import summary_lines
@@ -137,12 +136,7 @@ def new_stack(home: Path, **extra_env: str) -> Stack:
 def start_fault_stack(stack: Stack) -> FaultStack:
     stack.start_infra_on_free_ports()
     key = stack.start_apps()
-    settings = CommonSettings(
-        environment="test",
-        redis_url=stack.urls["redis_url"],
-        s3_endpoint_url=stack.urls["s3_url"],
-        key_prefix=stack.prefix,
-    )
+    settings = stack.settings()
     return FaultStack(
         stack=stack,
         key=key,

@@ -94,4 +94,4 @@ def test_no_key_reaches_outside_its_bucket(isolated: Isolated) -> None:
 
     assert data.get("secret.json") == b"private"
     url = f"{isolated.settings.s3_endpoint_url}/{data.name}/secret.json"
-    assert httpx.get(url).content == b"private"  # the session's store has no credentials
+    assert httpx.get(url).status_code == 403  # and no reader gets it without the key
