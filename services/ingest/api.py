@@ -103,8 +103,7 @@ async def signed_body(request: Request, ctx: service.IngestContext, feed: Feed) 
     """The body; a signed feed's signature is checked and used up, so the same signed
     request is never accepted twice."""
     body = await read_body(request, ctx)
-    window = ctx.settings.signature_window_seconds
-    signature = verify_signature(feed, body, request.headers, window)
+    signature = verify_signature(feed, body, request, ctx.settings)
     if signature is not None:
         await run_in_threadpool(claim_signature, ctx, feed, signature)
     return body

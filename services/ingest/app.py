@@ -32,7 +32,7 @@ def build_context(settings: IngestSettings) -> IngestContext:
         settings=settings,
         storage=storage,
         redis=connect(settings, timeout=5),
-        feeds=FeedRegistry(storage.data, settings.feed_cache_seconds),
+        feeds=FeedRegistry(storage.data, settings.feed_cache_seconds, settings.secret_box()),
         # PRESSROOM_SITE_BASE_URL wins over site.toml: the 202's url is the public one
         site=load_site(settings.site_config, settings.site_base_url),
         keys=Keys(settings.key_prefix),

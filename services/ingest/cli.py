@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.ingest.feeds import FeedRegistry
-from shared.settings import CommonSettings
+from services.ingest.feeds import Feed, FeedRegistry, SecretsKeyMissing, new_secrets_key
+from services.ingest.settings import IngestSettings
 from shared.storage import Storage
 
 feeds_cli = typer.Typer(
@@ -20,19 +20,24 @@ console = Console()
 
 
 def _registry() -> FeedRegistry:
-    return FeedRegistry(Storage.from_settings(CommonSettings()).data, cache_seconds=0)
+    settings = IngestSettings()
+    return FeedRegistry(Storage.from_settings(settings).data, 0, settings.secret_box())
 
 
 @feeds_cli.command("add")
 def feeds_add(
     name: str,
     signed: Annotated[
-        bool, typer.Option(help="Also require an HMAC signature of timestamp and body")
+        bool, typer.Option(help="Also require an HMAC signature of every request")
     ] = False,
 ) -> None:
     """Create a feed (or give it a new key). The key is printed once and never stored."""
     secret = secrets.token_hex(32) if signed else None
-    feed, key = _registry().add(name, signing_secret=secret)
+    try:
+        feed, key = _registry().add(name, signing_secret=secret)
+    except SecretsKeyMissing as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     console.print(f"feed [bold]{feed.name}[/] key (shown once): [bold yellow]{key}[/]")
     if secret:
         console.print(f"signing secret (shown once): [bold yellow]{secret}[/]")
@@ -44,9 +49,18 @@ def feeds_list() -> None:
     table = Table("feed", "created", "state", "signed")
     for feed in sorted(_registry().all(), key=lambda f: f.name):
         state = "active" if feed.active else f"revoked {feed.revoked_at:%Y-%m-%d %H:%M}"
-        signed = "yes" if feed.signing_secret else "no"
-        table.add_row(feed.name, f"{feed.created_at:%Y-%m-%d %H:%M}", state, signed)
+        table.add_row(feed.name, f"{feed.created_at:%Y-%m-%d %H:%M}", state, _signed(feed))
     console.print(table)
+
+
+def _signed(feed: Feed) -> str:
+    if not feed.signs:
+        return "no"
+    if feed.sealed_signing_secret is None:
+        return "yes, secret in plain text: run `pressroom feeds reseal`"
+    if feed.signing_secret is None:
+        return "yes, secret sealed with a key not in PRESSROOM_FEED_SECRETS_KEY"
+    return "yes"
 
 
 @feeds_cli.command("revoke")
@@ -56,3 +70,18 @@ def feeds_revoke(name: str) -> None:
         console.print(f"[red]no feed {name!r}[/]")
         raise typer.Exit(1)
     console.print(f"feed [bold]{name}[/] revoked")
+
+
+@feeds_cli.command("reseal")
+def feeds_reseal() -> None:
+    """Seal every signing secret with the first key of PRESSROOM_FEED_SECRETS_KEY (secrets
+    stored in plain text, or sealed with an older key, are rewritten)."""
+    resealed = _registry().reseal()
+    console.print(f"sealed {len(resealed)} signing secret(s): {', '.join(resealed) or '-'}")
+
+
+@feeds_cli.command("new-secrets-key")
+def feeds_new_secrets_key() -> None:
+    """Print a new key for PRESSROOM_FEED_SECRETS_KEY (to rotate: put it first, keep the old
+    one after a comma, run `pressroom feeds reseal`, then drop the old one)."""
+    typer.echo(new_secrets_key())

@@ -52,13 +52,27 @@ articles.
 every `POST`, `PUT` and `DELETE`:
 
     X-Pressroom-Timestamp: <Unix time in seconds>
-    X-Pressroom-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>." + body bytes)>
+    X-Pressroom-Signature: v2=<hex of HMAC-SHA256(secret, signed string)>
 
-The body is the exact bytes sent (empty for `DELETE`). Ingest answers 403 problem+json when
-the signature is missing or does not match, when the timestamp is more than
-`PRESSROOM_SIGNATURE_WINDOW_SECONDS` (300) from its clock, or when the same signature was
-already accepted: a captured request cannot be sent again. Sign every retry anew; with an
-`Idempotency-Key` a re-signed retry gets the first answer back.
+The signed string is six fields joined by line feeds, the last one the body's exact bytes
+(empty for a `DELETE` without one):
+
+    pressroom-v2
+    <timestamp>
+    <METHOD>
+    <path below this API, e.g. /v1/articles/{id}, decoded once, then percent-encoded
+     except for letters, digits, "/", "-", "_", "." and "~">
+    <query pairs decoded, sorted, each key=value percent-encoded the same way, joined by &>
+    <body>
+
+so a signature is good for one method, path and query (`services/ingest/signing.py` `sign`
+is the reference). Ingest answers 403 problem+json when the signature is missing or does
+not match, when the timestamp is more than `PRESSROOM_SIGNATURE_WINDOW_SECONDS` (300) from
+its clock, or when the same signature was already accepted: a captured request cannot be
+sent again, nor to another route. Sign every retry anew; with an `Idempotency-Key` a
+re-signed retry gets the first answer back. The older `sha256=` signature of
+`"<timestamp>." + body` is deprecated and accepted only while
+`PRESSROOM_ACCEPT_LEGACY_SIGNATURES` is on.
 
 A request body must arrive whole within `PRESSROOM_BODY_TIMEOUT_SECONDS` (15), or the
 request is answered 408.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
+from services.ingest.feeds import SecretBox, SecretsKeyMissing, check_secrets_keys
 from shared.settings import CommonSettings
 
 
@@ -70,7 +71,45 @@ class IngestSettings(CommonSettings):
         description="A signed feed's X-Pressroom-Timestamp may be this far from ingest's "
         "clock; each signature is accepted once.",
     )
+    accept_legacy_signatures: bool = Field(
+        default=True,
+        description="Deprecated, and off by default from the next release: also accept "
+        "signatures of the timestamp and body alone (sha256=...), which a captured request "
+        "could carry to another route; each one accepted is logged "
+        "(ingest.signature.legacy) and counted (pressroom_ingest_legacy_signatures_total).",
+    )
+    feed_secrets_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet keys sealing feeds' signing secrets in the data bucket, comma-"
+        "separated, newest first: the first seals, any opens (`pressroom feeds "
+        "new-secrets-key` makes one; `pressroom feeds reseal` moves every secret to the "
+        "first). Required in production.",
+    )
 
     @property
     def requeue_hold_seconds(self) -> float:
         return self.reconcile_requeue_hold_seconds or 4 * self.reconcile_interval_seconds
+
+    @property
+    def feed_secrets_keys(self) -> list[str]:
+        given = self.feed_secrets_key.get_secret_value() if self.feed_secrets_key else ""
+        return [key.strip() for key in given.split(",") if key.strip()]
+
+    @model_validator(mode="after")
+    def _refuse_unusable_feed_secrets_key(self) -> IngestSettings:
+        if self.feed_secrets_key is not None:
+            try:
+                check_secrets_keys(self.feed_secrets_keys or [""])
+            except ValueError:
+                raise ValueError(
+                    "PRESSROOM_FEED_SECRETS_KEY must be Fernet keys (32 url-safe base64 "
+                    "bytes each, comma-separated): make one with `pressroom feeds "
+                    "new-secrets-key`"
+                ) from None
+        return self
+
+    def secret_box(self) -> SecretBox:
+        """What seals and opens feeds' signing secrets; production refuses to go without."""
+        if not self.feed_secrets_keys and self.environment == "production":
+            raise SecretsKeyMissing()
+        return SecretBox(self.feed_secrets_keys)

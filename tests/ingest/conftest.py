@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from services.ingest.app import create_app
-from services.ingest.feeds import FeedRegistry
+from services.ingest.feeds import FeedRegistry, SecretBox, new_secrets_key
 from services.ingest.settings import IngestSettings
 from services.stack.run import Stack
 from services.stack.servers import free_port, wait_until
@@ -56,14 +56,15 @@ Running = tuple[uvicorn.Server, threading.Thread, httpx.Client]
 
 def start_ingest(isolated: Isolated, **overrides: object) -> tuple[Ingest, Running]:
     """Register feeds `wire`, `other` and a signed one; serve ingest with these settings."""
+    secrets_key = new_secrets_key()
     fields = isolated.settings.model_dump() | {"feed_cache_seconds": 0} | overrides
-    settings = IngestSettings(**fields)
-    registry = FeedRegistry(isolated.storage.data, cache_seconds=0)
+    settings = IngestSettings(**fields | {"feed_secrets_key": secrets_key})
+    registry = FeedRegistry(isolated.storage.data, 0, SecretBox([secrets_key]))
     keys = {name: registry.add(name)[1] for name in ("wire", "other")}
-    signed, keys["signed"] = registry.add("signed", signing_secret="s3cret-for-tests")
+    _, keys["signed"] = registry.add("signed", signing_secret="s3cret-for-tests")
     server, thread, url = serve(create_app(settings))
     client = httpx.Client(base_url=url, timeout=30)
-    return Ingest(client, isolated, keys, signed.signing_secret or ""), (server, thread, client)
+    return Ingest(client, isolated, keys, "s3cret-for-tests"), (server, thread, client)
 
 
 def stop_ingest(running: Running) -> None:

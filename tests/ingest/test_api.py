@@ -192,12 +192,16 @@ def test_signed_feed_needs_the_hmac_of_the_exact_body(api: Ingest) -> None:
 
     unsigned = api.client.post("/v1/articles", content=body, headers=headers)
     wrong = api.client.post(
-        "/v1/articles", content=body, headers=headers | signature_headers("other-secret", body)
+        "/v1/articles",
+        content=body,
+        headers=headers
+        | signature_headers("other-secret", body, method="POST", path="/v1/articles"),
     )
     tampered = api.client.post(
         "/v1/articles",
         content=body.replace(b"signed-1", b"signed-2"),
-        headers=headers | signature_headers(api.signing_secret, body),
+        headers=headers
+        | signature_headers(api.signing_secret, body, method="POST", path="/v1/articles"),
     )
     body_only = api.client.post(  # the old scheme: HMAC of the body without a timestamp
         "/v1/articles",
@@ -205,7 +209,10 @@ def test_signed_feed_needs_the_hmac_of_the_exact_body(api: Ingest) -> None:
         headers=headers | {SIGNATURE_HEADER: "sha256=" + hmac_hex(api.signing_secret, body)},
     )
     good = api.client.post(
-        "/v1/articles", content=body, headers=headers | signature_headers(api.signing_secret, body)
+        "/v1/articles",
+        content=body,
+        headers=headers
+        | signature_headers(api.signing_secret, body, method="POST", path="/v1/articles"),
     )
 
     assert [a.status_code for a in (unsigned, wrong, tampered, body_only)] == [403] * 4
@@ -230,19 +237,29 @@ def test_a_replayed_signed_request_is_refused_and_changes_nothing(api: Ingest) -
     headers = api.headers("signed", **{"Content-Type": "application/json"})
     first = orjson.dumps(article("signed-replay", title="第一版"))
     second = orjson.dumps(article("signed-replay", title="第二版 更正"))
-    captured = headers | signature_headers(api.signing_secret, first)
+    captured = headers | signature_headers(
+        api.signing_secret, first, method="POST", path="/v1/articles"
+    )
     sent = api.client.post("/v1/articles", content=first, headers=captured)
     corrected = api.client.post(
         "/v1/articles",
         content=second,
-        headers=headers | signature_headers(api.signing_secret, second),
+        headers=headers
+        | signature_headers(api.signing_secret, second, method="POST", path="/v1/articles"),
     )
     replayed = api.client.post("/v1/articles", content=first, headers=captured)
     # the feed itself may send the same text again: signed anew, it is simply a new version
     resent = api.client.post(
         "/v1/articles",
         content=first,
-        headers=headers | signature_headers(api.signing_secret, first, int(time.time()) + 1),
+        headers=headers
+        | signature_headers(
+            api.signing_secret,
+            first,
+            method="POST",
+            path="/v1/articles",
+            timestamp=int(time.time()) + 1,
+        ),
     )
 
     assert (sent.status_code, corrected.status_code) == (202, 202)
@@ -262,14 +279,18 @@ def test_signatures_outside_the_window_are_refused(make_ingest: IngestFactory) -
     now = int(time.time())
 
     def post(timestamp: int) -> Any:
-        signed = signature_headers(api.signing_secret, body, timestamp)
+        signed = signature_headers(
+            api.signing_secret, body, method="POST", path="/v1/articles", timestamp=timestamp
+        )
         return api.client.post("/v1/articles", content=body, headers=headers | signed)
 
     stale, ahead = post(now - 90), post(now + 90)
     garbled = api.client.post(
         "/v1/articles",
         content=body,
-        headers=headers | signature_headers(api.signing_secret, body) | {TIMESTAMP_HEADER: "soon"},
+        headers=headers
+        | signature_headers(api.signing_secret, body, method="POST", path="/v1/articles")
+        | {TIMESTAMP_HEADER: "soon"},
     )
     within = post(now - 30)  # a feed whose clock is a little behind is still accepted
 
