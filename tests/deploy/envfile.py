@@ -40,6 +40,7 @@ REQUIRED = (
     "PRESSROOM_S3_ACCESS_KEY_ID",
     "PRESSROOM_S3_SECRET_ACCESS_KEY",
     "PRESSROOM_SITE_BASE_URL",
+    "PRESSROOM_FEED_SECRETS_KEY",
 )
 OWNERS = {
     "CommonSettings": "every service (shared/settings.py)",
