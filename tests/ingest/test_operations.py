@@ -103,5 +103,5 @@ def test_feeds_command_adds_lists_and_revokes(module_api: Ingest) -> None:
 def test_docs_describe_how_a_signed_feed_signs(module_api: Ingest) -> None:
     description = module_api.client.get("/openapi.json").json()["info"]["description"]
     assert f"{TIMESTAMP_HEADER}: <Unix time in seconds>" in description
-    assert '"<timestamp>." + body bytes' in description
+    assert "pressroom-v2\n    <timestamp>\n    <METHOD>" in description
     assert "already accepted" in description
