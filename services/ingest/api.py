@@ -128,7 +128,8 @@ async def _publish_collection(
 ) -> JSONResponse:
     channel = request.query_params.get("channel")
     limit = ctx.settings.max_batch_items
-    items = formats.parse_collection(media, body, channel, limit)
+    # on a thread: parsing a feed document takes long enough to stall every other request
+    items = await run_in_threadpool(formats.parse_collection, media, body, channel, limit)
     return _batch_answer(
         await run_in_threadpool(batch.publish_items, ctx, feed, items), feed, media
     )
@@ -153,10 +154,16 @@ async def post_article(request: Request, ctx: ContextDep, feed: FeedDep) -> Resp
     async def publish() -> JSONResponse:
         if formats.is_collection(media):
             return await _publish_collection(request, ctx, feed, media, body)
-        item = formats.parse_single(media, body, request.query_params.get("channel"))
+        item = await parse_single(media, body, request)
         return _answer(await run_in_threadpool(batch.publish_item, ctx, feed, item), feed, media)
 
     return await idempotent(ctx, feed, request, body, publish)
+
+
+async def parse_single(media: str, body: bytes, request: Request) -> formats.Item:
+    """One document, parsed and sanitized on a thread: the event loop keeps answering."""
+    channel = request.query_params.get("channel")
+    return await run_in_threadpool(formats.parse_single, media, body, channel)
 
 
 @router.post(
@@ -195,7 +202,7 @@ async def put_article(
     if formats.is_collection(media):
         raise UnsupportedMediaType(media, [formats.JSON, formats.NINJS])
     body = await signed_body(request, ctx, feed)
-    item = formats.parse_single(media, body, request.query_params.get("channel"))
+    item = await parse_single(media, body, request)
     await run_in_threadpool(service.article_state, ctx, feed, article_id)  # 404 unless owned
     assert item.article is not None
     if article_id_for(feed.name, item.article.external_id) != article_id:
@@ -230,9 +237,7 @@ async def delete_article(
     body = await signed_body(request, ctx, feed)
 
     async def withdraw() -> JSONResponse:
-        result = await run_in_threadpool(
-            service.unpublish_article, ctx, feed, article_id, version
-        )
+        result = await run_in_threadpool(service.unpublish_article, ctx, feed, article_id, version)
         return _answer(result, feed, "delete")
 
     return await idempotent(ctx, feed, request, body, withdraw)

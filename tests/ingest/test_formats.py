@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import select
+import socket
+from collections.abc import Callable
 from typing import Any
 
+import h11
+import httpx
 import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from services.ingest import formats
+from services.ingest.errors import InvalidArticle
 from shared.ids import article_id
 from shared.models import article_key
 from tests.ingest.conftest import SAMPLES, Ingest, article
@@ -199,3 +209,172 @@ def test_batch_of_ninjs_items(api: Ingest) -> None:
         headers=api.headers(**{"Content-Type": NINJS}),
     )
     assert answer.json()["accepted"] == 2
+
+
+# --- hostile feed documents ------------------------------------------------------------------
+
+FEED_TYPES = [RSS, ATOM, "application/xml", "text/xml"]
+ENTITY_DECLARATIONS = [
+    # billion laughs: each level multiplies the one below
+    '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">',
+    '<!ENTITY c SYSTEM "file:///etc/passwd">',  # external entity (XXE)
+    '<!ENTITY % p SYSTEM "http://127.0.0.1:9/evil.dtd">%p;',  # external parameter entity
+    "<!ENTITY % p \"<!ENTITY c 'quiet'>\">%p;",  # parameter entity declaring another
+]
+
+
+def rss(items: int, *, doctype: str = "", item: str = "") -> bytes:
+    entries = "".join(
+        item or f"<item><guid>g{n}</guid><title>第{n}条 &c;</title></item>" for n in range(items)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{doctype}<rss version="2.0"><channel>'
+        f"<title>通讯社</title>{entries}</channel></rss>"
+    ).encode()
+
+
+def atom(items: int) -> bytes:
+    entries = "".join(
+        f"<entry><id>urn:e{n}</id><title>Entry {n}</title>"
+        "<updated>2022-07-11T02:00:00Z</updated></entry>"
+        for n in range(items)
+    )
+    return f'<feed xmlns="http://www.w3.org/2005/Atom"><title>Wire</title>{entries}</feed>'.encode()
+
+
+def rdf(items: int) -> bytes:
+    entries = "".join(
+        f'<item rdf:about="urn:r{n}"><title>Item {n}</title><link>urn:r{n}</link></item>'
+        for n in range(items)
+    )
+    return (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns="http://purl.org/rss/1.0/"><channel rdf:about="urn:c"><title>RSS 1.0</title>'
+        f"</channel>{entries}</rdf:RDF>"
+    ).encode()
+
+
+def problem_fields(error: InvalidArticle) -> list[str]:
+    return [e["field"] for e in error.extra["errors"]]
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    shape=st.sampled_from([rss, atom, rdf]),
+    items=st.integers(min_value=0, max_value=40),
+    limit=st.integers(min_value=1, max_value=30),
+)
+def test_a_feed_is_read_whole_up_to_the_limit_and_refused_past_it(
+    shape: Callable[[int], bytes], items: int, limit: int
+) -> None:
+    document = shape(items) if shape is not rss else rss(items).replace(b" &c;", b"")
+    if items == 0 or items > limit:
+        with pytest.raises(InvalidArticle) as refused:
+            formats.parse_collection(RSS, document, None, limit)
+        assert refused.value.status == 422
+        assert problem_fields(refused.value) == ["items"]
+    else:
+        parsed = formats.parse_collection(RSS, document, None, limit)
+        assert [p.index for p in parsed if p.article is not None] == list(range(items))
+
+
+@settings(max_examples=30, deadline=None, database=None)
+@given(
+    declaration=st.sampled_from(ENTITY_DECLARATIONS),
+    items=st.integers(min_value=1, max_value=5),
+    media=st.sampled_from(FEED_TYPES),
+)
+def test_a_feed_declaring_entities_is_refused_before_it_is_read(
+    declaration: str, items: int, media: str
+) -> None:
+    document = rss(items, doctype=f"<!DOCTYPE rss [{declaration}]>")
+    with pytest.raises(InvalidArticle) as refused:
+        formats.parse_collection(media, document, None, 500)
+    assert problem_fields(refused.value) == ["body"]
+    assert "entity" in refused.value.extra["errors"][0]["message"]
+
+
+def test_an_old_rss_doctype_without_declarations_is_still_read() -> None:
+    doctype = (
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+    )
+    parsed = formats.parse_collection(RSS, rss(2, doctype=doctype).replace(b" &c;", b""), None, 9)
+    assert [p.article.title for p in parsed if p.article] == ["第0条", "第1条"]
+
+
+def test_an_empty_feed_body_is_a_422_naming_the_body(api: Ingest) -> None:
+    answers = [api.post(body, media) for media in FEED_TYPES for body in (b"", b" \r\n\t")]
+
+    assert {a.status_code for a in answers} == {422}
+    assert {a.headers["content-type"] for a in answers} == {"application/problem+json"}
+    assert {e["field"] for a in answers for e in a.json()["errors"]} == {"body"}
+    assert api.stored_articles() == []
+
+
+def test_entity_bombs_and_external_entities_store_nothing(api: Ingest) -> None:
+    answers = [
+        api.post(rss(3, doctype=f"<!DOCTYPE rss [{declaration}]>"), RSS)
+        for declaration in ENTITY_DECLARATIONS
+    ]
+
+    assert [a.status_code for a in answers] == [422] * len(ENTITY_DECLARATIONS)
+    assert all(a.json()["errors"][0]["field"] == "body" for a in answers)
+    assert api.stored_articles() == []
+
+
+class RawPost:
+    """A POST sent over a socket with `Expect: 100-continue`: the body goes only once the
+    route asks for it, so the test knows when ingest has authenticated and starts reading."""
+
+    def __init__(self, url: str, headers: dict[str, str], length: int) -> None:
+        address = httpx.URL(url)
+        self.sock = socket.create_connection((address.host, address.port or 80), timeout=30)
+        self.http = h11.Connection(h11.CLIENT)
+        fields = {**headers, "Host": address.netloc.decode(), "Content-Length": str(length)}
+        request = h11.Request(
+            method="POST",
+            target="/v1/articles",
+            headers=[*fields.items(), ("Expect", "100-continue")],
+        )
+        self.sock.sendall(self.http.send(request) or b"")
+
+    def next_event(self) -> Any:
+        while (event := self.http.next_event()) is h11.NEED_DATA:
+            self.http.receive_data(self.sock.recv(65536))
+        return event
+
+    def send_body_when_asked(self, body: bytes) -> None:
+        assert isinstance(self.next_event(), h11.InformationalResponse)  # 100 Continue
+        data = self.http.send(h11.Data(data=body)) or b""
+        self.sock.sendall(data + (self.http.send(h11.EndOfMessage()) or b""))
+
+    def answered(self) -> bool:
+        return bool(select.select([self.sock], [], [], 0)[0])
+
+    def answer(self) -> tuple[int, Any]:
+        response = self.next_event()
+        body = b""
+        while isinstance(event := self.next_event(), h11.Data):
+            body += event.data
+        self.sock.close()
+        return response.status_code, orjson.loads(body)
+
+
+def test_ingest_answers_health_checks_while_it_parses_a_feed(api: Ingest) -> None:
+    # Slow to parse (an element costs feedparser tens of microseconds) and refused only
+    # once parsed, so that on the event loop the answer would follow the parse at once.
+    document = b'<rss version="2.0"><channel><title>t</title>' + b"<c/>" * 10_000
+    document += b"</channel></rss>"
+    post = RawPost(str(api.client.base_url), api.headers(**{"Content-Type": RSS}), len(document))
+    post.send_body_when_asked(document)  # from here on ingest is parsing it
+
+    health = api.client.get("/healthz")
+    answered_while_parsing = not post.answered()
+    status, problem = post.answer()
+
+    assert health.status_code == 200
+    assert answered_while_parsing, "/healthz waited for the feed to be parsed"
+    assert status == 422
+    assert problem["errors"] == [{"field": "items", "message": "the document has no items"}]
