@@ -4,6 +4,7 @@ and never an error body of the store."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +21,13 @@ from services.counter.settings import CounterSettings
 from services.edge import routes
 from services.edge.nginx import TEMPLATE
 from services.ingest.app import create_app as ingest_app
+from services.ingest.feeds import FeedRegistry, SecretBox
 from services.ingest.settings import IngestSettings
+from services.ingest.signing import signature_headers
 from services.stack import servers
 from services.stack.run import Stack
+from shared.storage import Storage
+from tests.conftest import sample
 from tests.edge.fronts import Answer, raw_get, running_nginx, running_preview
 from tests.faults.figures import record
 
@@ -222,3 +227,25 @@ def test_a_store_or_api_that_is_down_is_a_plain_502_on_both_edges(
                 name,
                 path,
             )
+
+
+def test_a_signed_feed_signs_the_path_below_the_api_and_passes_either_edge(
+    live: Stack, edges: dict[str, str], client: httpx.Client
+) -> None:
+    box = SecretBox([live.env["PRESSROOM_FEED_SECRETS_KEY"]])
+    registry = FeedRegistry(Storage.from_settings(live.settings()).data, 0, box)
+    _, key = registry.add("edge-signed", signing_secret="edge-secret")
+    for name, url in edges.items():
+        article = json.loads(sample()) | {"external_id": f"edge signed {name} ~%"}
+        body = json.dumps(article).encode()
+        signed = signature_headers("edge-secret", body, method="POST", path="/v1/articles")
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        posted = client.post(
+            f"{url}/api/ingest/v1/articles", content=body, headers=headers | signed
+        )
+        assert posted.status_code == 202, (name, posted.text)
+        path = f"/v1/articles/{posted.json()['id']}"
+        query = "version=2&reason=a%20b"
+        signed = signature_headers("edge-secret", b"", method="DELETE", path=path, query=query)
+        withdrawn = client.delete(f"{url}/api/ingest{path}?{query}", headers=headers | signed)
+        assert withdrawn.status_code in (200, 202), (name, withdrawn.text)
