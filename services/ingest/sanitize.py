@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from html import escape, unescape
 
@@ -157,6 +158,7 @@ class _Tree:
     def __init__(self, limits: BodyLimits) -> None:
         self.limits = limits
         self.open: list[str] = []
+        self.opened: Counter[str] = Counter()  # how many of each name are in `open`
         self.closed_formatting: list[str] = []  # implicitly closed, re-opened by the next tag
         self.elements = 0
 
@@ -170,16 +172,23 @@ class _Tree:
         self.count(len(self.closed_formatting))
 
     def start(self, name: str) -> None:
-        self.reconstruct()
+        inline = name in FORMATTING or name in VOID
+        if inline:  # re-opened around the new element...
+            self.reconstruct()
         if name in CLOSES_P:
             self.close_in_scope({"p"}, SCOPE | {"button"})
         if name in IMPLIED_BY:
             self.close_in_scope(*IMPLIED_BY[name])
+        if name in ("a", "nobr"):  # a link inside a link closes the first one for good
+            self.close_in_scope({name}, SCOPE, formatting=name)
         self.count(1)
         if name not in VOID:
             self.open.append(name)
+            self.opened[name] += 1
             if len(self.open) > self.limits.depth:
                 raise BodyTooComplex(f"nested more than {self.limits.depth} elements deep")
+        if not inline:  # ...or inside it, by the text it holds
+            self.reconstruct()
 
     def end(self, name: str) -> None:
         if name in FORMATTING and name in self.closed_formatting:
@@ -187,15 +196,19 @@ class _Tree:
             self.closed_formatting.remove(name)
             self.closed_formatting.reverse()
             return
+        if not self.opened[name]:
+            return
         for index in range(len(self.open) - 1, -1, -1):
             if self.open[index] == name:
                 self.pop_to(index, formatting=name)
                 return
 
-    def close_in_scope(self, names: set[str], barriers: set[str]) -> None:
+    def close_in_scope(self, names: set[str], barriers: set[str], formatting: str = "") -> None:
+        if not any(self.opened[name] for name in names):
+            return
         for index in range(len(self.open) - 1, -1, -1):
             if self.open[index] in names:
-                self.pop_to(index)
+                self.pop_to(index, formatting)
                 return
             if self.open[index] in barriers:
                 return
@@ -208,12 +221,14 @@ class _Tree:
                 self.closed_formatting.append(name)
         if self.open[index] in FORMATTING and self.open[index] != formatting:
             self.closed_formatting.append(self.open[index])
+        self.opened.subtract(self.open[index:])
         del self.open[index:]
 
     def reconstruct(self) -> None:
         if self.closed_formatting:
             self.count(len(self.closed_formatting))
             self.open.extend(self.closed_formatting)
+            self.opened.update(self.closed_formatting)
             self.closed_formatting.clear()
             if len(self.open) > self.limits.depth:
                 raise BodyTooComplex(f"nested more than {self.limits.depth} elements deep")
