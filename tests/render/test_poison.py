@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from lxml import etree
+from prometheus_client import REGISTRY
 
 from services.render.service import publish_article
 from shared.models import Article
@@ -34,6 +35,11 @@ def shows(room: Newsroom, article: Article) -> dict[str, bool]:
     return {key: room.url(article) in (room.page(key) or "") for key in LISTS + FEEDS}
 
 
+def failures_counted(stage: str) -> float:
+    value = REGISTRY.get_sample_value("pressroom_render_articles_failed_total", {"stage": stage})
+    return value or 0.0
+
+
 def status(room: Newsroom, article: Article) -> dict[str, str]:
     return room.ctx.redis.hgetall(room.ctx.keys.article(article.id))  # type: ignore[return-value]
 
@@ -45,8 +51,11 @@ def test_a_date_at_the_ends_of_time_fails_only_its_article(
     before = newsroom.publish(1)
     newsroom.flush()
     poison = newsroom.file(2, title="万年以后", published_at=published_at)
+    counted = failures_counted("article")
 
     assert publish_article(newsroom.ctx, poison.id, poison.version) == "failed"
+    assert failures_counted("article") == counted + 1
+    assert newsroom.renders()["failed"] == 1
     after = newsroom.publish(3)
     newsroom.flush()
 
