@@ -22,6 +22,8 @@ from shared.keys import Keys
 
 AnyRedis = Redis | RedisCluster
 MAX_POINTS = 2000
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class CounterError(Problem):
@@ -144,13 +146,27 @@ def as_utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
+def instant(field: str, at: datetime | None) -> datetime | None:
+    """A from/to bound in UTC, refused (422 naming it) outside the years a count can have:
+    arithmetic near the ends of datetime's range would overflow."""
+    message = f"must be from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d} (UTC)"
+    try:
+        utc = as_utc(at)
+    except OverflowError:
+        raise BadRange(field, message) from None
+    if utc is not None and not EARLIEST <= utc < LATEST:
+        raise BadRange(field, message)
+    return utc
+
+
 def series_range(
     granularity: Granularity, start: datetime | None, end: datetime | None
 ) -> list[datetime]:
     step = timedelta(hours=1) if granularity == "hour" else timedelta(days=1)
     now = datetime.now(UTC)
-    last = as_utc(end) or now
-    first = as_utc(start) or last - (47 * step if granularity == "hour" else 29 * step)
+    start, end = instant("from", start), instant("to", end)
+    last = end or now
+    first = start or last - (47 * step if granularity == "hour" else 29 * step)
     last = last.replace(minute=0, second=0, microsecond=0)
     first = first.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":

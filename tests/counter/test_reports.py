@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 
+import httpx
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from tests.counter.conftest import SERVERS, Counter, hit_together, reader
 
@@ -131,3 +135,62 @@ def test_concurrent_hits_on_many_articles_count_and_rank_each_one(counter: Count
         expected = sorted(((a, c) for a, c in articles.items() if (c - 1) % 3 == n),
                           key=lambda item: -item[1])  # fmt: skip
         assert [(i["id"], i["count"]) for i in tops[channel]] == expected
+
+
+OFFSETS = st.builds(
+    timezone,
+    st.timedeltas(
+        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
+    ),
+)
+# near both ends of datetime's range, around now, and anywhere between
+INSTANTS = st.one_of(
+    st.datetimes(max_value=datetime(1, 1, 3)),
+    st.datetimes(min_value=datetime(9999, 12, 29)),
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1)),
+    st.datetimes(),
+).flatmap(lambda at: st.one_of(st.just(at), OFFSETS.map(lambda tz: at.replace(tzinfo=tz))))
+
+
+@pytest.fixture(scope="module")
+def stats_of(counter: Counter) -> Iterator[tuple[httpx.Client, str]]:
+    """A client and a published article, shared by the examples of a property test."""
+    with counter.client() as http:
+        yield http, counter.publish()
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    granularity=st.sampled_from(["hour", "day"]),
+    start=st.none() | INSTANTS,
+    end=st.none() | INSTANTS,
+)
+@example(
+    granularity="hour",
+    start=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12))),
+    end=None,
+)
+@example(granularity="day", start=None, end=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+def test_any_range_is_answered_or_refused_naming_its_bound(
+    stats_of: tuple[httpx.Client, str],
+    granularity: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    http, article = stats_of
+    params = {"granularity": granularity}
+    params |= {"from": start.isoformat()} if start else {}
+    params |= {"to": end.isoformat()} if end else {}
+    answer = http.get(f"/v1/stats/{article}", params=params)
+
+    assert answer.status_code in (200, 422), answer.text
+    if answer.status_code == 422:
+        assert answer.headers["content-type"] == "application/problem+json"
+        # the range checks name the bound; FastAPI's parsing names it as "query.<name>"
+        fields = [e["field"].removeprefix("query.") for e in answer.json()["errors"]]
+        assert fields
+        assert set(fields) <= {"from", "to"}
+    else:
+        stats = answer.json()
+        assert stats["from"] <= stats["to"]
+        assert len(stats["points"]) <= 2000
