@@ -125,8 +125,8 @@ def run(
         supervise(stack, lambda: stopping)
     finally:
         stopping = True  # a signal from here on interrupts the graceful stop
-        with console.status("stopping..."):
-            stack.stop()
+        console.print("stopping; Ctrl-C again stops at once")
+        stack.stop()
         console.print("stopped; data kept in", str(home))
 
 

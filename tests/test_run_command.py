@@ -1,11 +1,13 @@
 """`pressroom run` as a developer uses it: it comes up, says where to look, and Ctrl-C
-stops every process it started, keeping the data for the next run."""
+stops every process it started, keeping the data for the next run. However it ends (a start
+that fails, SIGTERM, SIGKILL, a stop forced half-way) no process it started survives it."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,13 +22,43 @@ from services.stack.run import Ports
 pytestmark = pytest.mark.slow
 
 
-def start_run(home: Path, ports: Ports) -> subprocess.Popen[bytes]:
+MARK = "PRESSROOM_TEST_RUN"  # inherited by every process a run starts: how to find them
+
+
+def start_run(home: Path, ports: Ports, *options: str) -> subprocess.Popen[bytes]:
     argv = [
         sys.executable, "-m", "services", "run", f"--home={home}", f"--port={ports.edge}",
-        f"--valkey-port={ports.valkey}", f"--s3-port={ports.s3}",
+        f"--valkey-port={ports.valkey}", f"--s3-port={ports.s3}", *options,
     ]  # fmt: skip
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", MARK: f"{home}"}
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+
+
+def started_by(home: Path) -> list[psutil.Process]:
+    """Every live process that a run with this home started (and their children)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(MARK) == str(home) and process.status() != "zombie":
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def survivors(home: Path, timeout: float = 20.0) -> list[str]:
+    """What a run with this home left running, once the kernel has had time to end it."""
+    deadline = time.monotonic() + timeout
+    while (left := started_by(home)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    names = []
+    for process in left:
+        try:
+            names.append(" ".join(process.cmdline()))
+            process.kill()  # so that a failure here leaves nothing for the next test
+        except psutil.NoSuchProcess:
+            continue
+    return names
 
 
 def wait_for_run_file(home: Path, process: subprocess.Popen[bytes]) -> dict[str, str]:
@@ -128,3 +160,54 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert "重启之后仍在" in page.text
     assert status.json()["status"] == "published"
+
+
+def test_a_start_that_fails_leaves_nothing_running(tmp_path: Path) -> None:
+    """SeaweedFS cannot bind its port (a stopping stack still holds it) after Valkey is up."""
+    home, ports = tmp_path / "home", Ports.free()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports.s3))
+        holder.listen()
+        process = start_run(home, ports, "--no-sample")
+        output, _ = process.communicate(timeout=120)
+
+    assert process.returncode != 0
+    assert "seaweedfs" in output.decode()
+    assert (home / "logs" / "valkey.log").exists()  # Valkey had been started
+    assert survivors(home) == []
+
+
+@pytest.mark.parametrize("ending", ["SIGTERM", "SIGKILL", "SIGKILL while stopping", "Ctrl-C twice"])
+def test_no_process_outlives_the_run_however_it_ends(tmp_path: Path, ending: str) -> None:
+    home, ports = tmp_path / "home", Ports.free()
+    process = start_run(home, ports, "--no-sample")
+    try:
+        wait_for_run_file(home, process)
+        started = [p.name() for p in started_by(home)]
+        if ending == "SIGTERM":
+            process.send_signal(signal.SIGTERM)
+        elif ending == "SIGKILL":
+            process.send_signal(signal.SIGKILL)
+        else:  # a graceful stop begins (the Celery worker takes seconds), then is cut short
+            process.send_signal(signal.SIGTERM if ending.startswith("SIGKILL") else signal.SIGINT)
+            wait_for_output(process, b"stopping;")
+            process.send_signal(signal.SIGKILL if ending.startswith("SIGKILL") else signal.SIGINT)
+        process.wait(60)
+    finally:
+        process.kill()
+        process.communicate()
+
+    assert len(started) >= 8  # valkey, weed, ingest, counter, edge, worker (+ pool), beat
+    assert survivors(home) == []
+    if ending == "SIGTERM":
+        assert process.returncode == 0
+
+
+def wait_for_output(process: subprocess.Popen[bytes], text: bytes) -> None:
+    """Read the run's output until text appears (its status line says what it is doing)."""
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 30
+    while text not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")
+        seen += os.read(process.stdout.fileno(), 4096)

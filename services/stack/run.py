@@ -233,8 +233,11 @@ class Stack:
         """Stop every process gracefully, Pressroom's first; whatever happens meanwhile (a
         stop that fails, a second Ctrl-C), nothing is left running."""
         try:
-            for server in [*reversed(self.apps.values()), *reversed(self.infra.values())]:
-                server.stop()
+            for group in (list(self.apps.values()), list(self.infra.values())):
+                for server in group:  # all at once: each takes seconds to finish its work
+                    server.terminate()
+                for server in group:
+                    server.stop()
         finally:
             self.kill()
 

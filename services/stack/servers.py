@@ -7,6 +7,8 @@ developer does.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import json
 import os
 import random
@@ -82,6 +84,7 @@ class Server:
     # names of inherited variables the child must not see
     unset: frozenset[str] = frozenset()
     _group_killed: bool = field(default=False, repr=False)
+    _terminated: bool = field(default=False, repr=False)
 
     def start(self) -> Server:
         """Start the process; it and its own children die with this process (lifeline.py)."""
@@ -97,7 +100,7 @@ class Server:
                 start_new_session=True,  # Ctrl-C in the terminal reaches us, not the children
                 preexec_fn=lifeline.die_with_parent(),  # calls only prctl and getppid
             )
-        self._group_killed = False
+        self._group_killed = self._terminated = False
         lifeline.watchdog.watch(self.process.pid)
         return self
 
@@ -105,10 +108,17 @@ class Server:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.running:
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM), once: a second SIGTERM can cut Celery's warm
+        shutdown short."""
+        if self.running and not self._terminated:
             assert self.process is not None
             self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()
+        if self.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
         self.kill()
@@ -166,8 +176,13 @@ def wait_valkey(server: Server, port: int, timeout: float = 20.0) -> None:
     wait_until(lambda: redis.Redis(port=port).ping(), f"valkey on {port}", timeout, server)
 
 
-# security.toml sections: writes and reads on the volume servers, then on the filer
+# security.toml's token keys: writes and reads on the volume servers, then on the filer
 JWT_KEYS = ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read")
+# every gRPC listener and client of `weed mini` (one certificate serves them all)
+GRPC_PARTS = (
+    *("master", "volume", "filer", "s3", "admin", "worker", "client"),
+    *("msg_broker", "msg_agent", "mq"),
+)
 
 
 @dataclass(frozen=True)
@@ -192,15 +207,68 @@ class S3Access:
     def write(self, config_dir: Path) -> Path:
         """Write the identities and a security.toml into config_dir; return the identities.
 
-        The security.toml makes the filer's and the volume server's HTTP APIs demand tokens
-        signed with keys made here, which only weed itself knows: otherwise anyone on the
-        machine could read every bucket through the filer, going round S3's authorisation."""
+        S3 is only one of weed's doors: the filer's and volume server's HTTP APIs and every
+        gRPC port (what `weed shell` uses: it lists, deletes, drops buckets) answer anyone
+        on the machine unless security.toml closes them. Its token keys and mutual-TLS
+        certificate are made here and known to weed alone, so S3 is the only way in."""
         config_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         identities = config_dir / "s3-identities.json"
         _write_private(identities, json.dumps(self.identities(), indent=2))
-        security = "".join(f'[{s}]\nkey = "{secrets.token_hex(32)}"\n\n' for s in JWT_KEYS)
-        _write_private(config_dir / "security.toml", security)
+        pems = zip(("ca.crt", "weed.crt", "weed.key"), _grpc_certificate(), strict=True)
+        for name, pem in pems:
+            _write_private(config_dir / name, pem.decode())
+        tokens = "".join(f'[{s}]\nkey = "{secrets.token_hex(32)}"\n\n' for s in JWT_KEYS)
+        cert, key = config_dir / "weed.crt", config_dir / "weed.key"
+        grpc = f'[grpc]\nca = "{config_dir / "ca.crt"}"\n\n' + "".join(
+            f'[grpc.{part}]\ncert = "{cert}"\nkey = "{key}"\n\n' for part in GRPC_PARTS
+        )
+        _write_private(config_dir / "security.toml", tokens + grpc)
         return identities
+
+
+def _grpc_certificate() -> tuple[bytes, bytes, bytes]:
+    """A throwaway CA (its key is never written) and one certificate it signed, for weed's
+    servers and clients alike (weed checks the CA, not the host name): PEMs of CA, cert, key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pressroom store CA")])
+    ca_key, weed_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+
+    def builder(
+        subject: x509.Name, key: ec.EllipticCurvePrivateKey, ca: bool
+    ) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+
+    ca = builder(ca_name, ca_key, ca=True).sign(ca_key, hashes.SHA256())
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    hosts = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    weed = (
+        builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weed")]), weed_key, ca=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.SubjectAlternativeName(hosts), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = weed_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ca.public_bytes(pem), weed.public_bytes(pem), key_pem
 
 
 def _write_private(path: Path, text: str) -> None:
