@@ -271,3 +271,21 @@ def test_a_conditional_write_has_exactly_one_winner(api: Ingest) -> None:
     assert created.count(True) == 1
     assert replaced.count(True) == 1
     assert data.put_if("race/new", b"stale", etag=tagged[1], content_type="text/plain") is False
+
+
+def test_the_winner_is_decided_without_redis_state_so_losing_redis_changes_nothing(
+    api: Ingest,
+) -> None:
+    """Redis is rebuildable and may come back empty: the compare-and-set lives on the data
+    bucket's current document, so a stale version is still refused and a kill still holds."""
+    aid = api.post_json(article(version=5)).json()["id"]
+    api.client.delete(f"/v1/articles/{aid}", headers=api.headers())
+    db, prefix = api.isolated.redis, api.isolated.keys.prefix
+    db.delete(*db.keys(f"{prefix}*"))
+
+    stale = api.post_json(article(version=4, title="旧"))
+    replay = api.post_json(article(version=5))
+
+    assert stale.status_code == replay.status_code == 200
+    stored = api.isolated.storage.data.get_json(article_key(aid))
+    assert (stored["version"], stored["unpublished"]) == (5, True)
