@@ -22,6 +22,7 @@ from services.stack.run import Ports
 from shared.settings import CommonSettings
 from shared.storage import AsyncObjects, Storage, StorageUnavailable
 from tests.deploy import catalog
+from tests.stack.access import BUCKET_REQUESTS, REQUESTS, allowed, anonymous, refused
 
 SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
 ACCESS_KEY, SECRET_KEY = "pressroom-admin", uuid.uuid4().hex
@@ -91,6 +92,44 @@ def test_site_bucket_is_readable_by_anyone_and_the_data_bucket_by_no_one(guarded
     assert httpx.put(f"{s3}/{site}/index.html", content=b"defaced").status_code == 403
     assert httpx.get(f"{s3}/{site}/").status_code == 403  # no listing of the site either
     assert store.site.get("index.html") == b"<h1>home</h1>"
+
+
+def test_anonymous_clients_may_read_pages_and_do_nothing_else(guarded_s3: int) -> None:
+    """Every kind of request, on both buckets, as the embedded store is tested
+    (tests/stack/test_store_access.py): compose's store is as closed as `pressroom run`'s."""
+    names = buckets()
+    site, data = names["PRESSROOM_SITE_BUCKET"], names["PRESSROOM_DATA_BUCKET"]
+    s3_init(guarded_s3, names)
+    store = storage(guarded_s3, names)
+    store.site.put("index.html", b"<h1>home</h1>", content_type="text/html")
+    store.data.put("index.html", b"private", content_type="application/json")
+    s3 = f"http://127.0.0.1:{guarded_s3}"
+
+    answers = {
+        (method, query, bucket, key): anonymous(s3, method, bucket, key, query)
+        for bucket in (site, data)
+        for key, requests in (("index.html", REQUESTS), (None, BUCKET_REQUESTS))
+        for method, query in requests
+    }
+
+    readable = {r for r in answers if allowed(r[0], r[1], r[2], site, r[3])}
+    assert readable == {
+        ("GET", "", site, "index.html"),
+        ("HEAD", "", site, "index.html"),
+        ("GET", "tagging", site, "index.html"),
+    }
+    assert {
+        r for r, answer in answers.items() if r in readable and answer.status_code != 200
+    } == set()
+    assert {
+        r for r, answer in answers.items() if r not in readable and not refused(answer)
+    } == set()
+    assert not any(b"private" in answer.content for answer in answers.values())
+    assert list(store.site.keys()) == ["index.html"]
+    assert store.site.get("index.html") == b"<h1>home</h1>"
+    assert list(store.data.keys()) == ["index.html"]
+    assert store.data.get("index.html") == b"private"
+    assert httpx.get(f"{s3}/").status_code == 403  # nor which buckets there are
 
 
 def test_pages_are_signed_and_a_wrong_secret_is_refused(guarded_s3: int) -> None:

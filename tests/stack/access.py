@@ -46,7 +46,10 @@ def anonymous(s3_url: str, method: str, bucket: str, key: str | None, query: str
 
 
 def allowed(method: str, query: str, bucket: str, site: str, key: str | None) -> bool:
-    return bucket == site and key is not None and method in ("GET", "HEAD") and not query
+    """A read of one of the site's objects: the object, or its tags (SeaweedFS counts them as
+    part of a Read grant; Pressroom tags nothing)."""
+    reads = {("GET", ""), ("HEAD", ""), ("GET", "tagging")}
+    return bucket == site and key is not None and (method, query) in reads
 
 
 def refused(answer: httpx.Response) -> bool:
