@@ -63,7 +63,7 @@ def problem_response(problem: Problem) -> JSONResponse:
 def validation_problem(errors: list[dict[str, Any]]) -> Problem:
     fields = [
         {
-            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body",
             "message": err.get("msg", "invalid"),
         }
         for err in errors

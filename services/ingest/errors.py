@@ -161,6 +161,7 @@ def field_errors(errors: list[Any], prefix: str = "") -> list[dict[str, str]]:
     named = []
     for err in errors:
         path = [str(p) for p in err.get("loc", ()) if p != "body"]
-        field = ".".join([prefix, *path] if prefix else path)
+        # a whole-document error has no location: name the body, never ""
+        field = ".".join([prefix, *path] if prefix else path) or "body"
         named.append({"field": field, "message": str(err.get("msg", "invalid"))})
     return named
