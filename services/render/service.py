@@ -106,8 +106,16 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
         after = Placement(article.channel, rank, published_rank, links.ids(), shown)
     outcome = "unpublished" if article.unpublished else "published"
     _record(ctx, finish, article, outcome)
+    latest = len(finish)
+    finish.hget(ctx.keys.article(article.id), "received_at")
     queue_dirty(ctx, finish, *dependants(ctx, article.id, before, after))
-    flush_soon(ctx, finish.execute()[-1])
+    answers = finish.execute()
+    flush_soon(ctx, answers[-1])
+    if _superseded(ctx, article, document_md5, answers[latest]):
+        # A newer version was stored while this one rendered, and its own task may have
+        # finished first: render again so that the last page written is the newest.
+        log.info("render.article.superseded", id=article.id, version=article.version)
+        return _publish(ctx, article_id, version)
     ms = round((time.perf_counter() - started) * 1000, 1)
     log.info(
         f"render.article.{outcome}",
@@ -117,6 +125,18 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
         waited_ms=round(waited * 1000, 1),
     )
     return outcome
+
+
+def _superseded(
+    ctx: RenderContext, article: Article, document_md5: str, received_at: str | None
+) -> bool:
+    """Whether the stored document changed since it was read. Ingest records each stored
+    version's receipt time after storing it, so a mismatch read after the page was written
+    is the cue to compare the document itself (a GET only in that rare case)."""
+    if received_at in (None, article.received_at.isoformat()):
+        return False
+    loaded = load_article(ctx, article.id)
+    return loaded is not None and loaded[1] != document_md5
 
 
 def _read_state(
