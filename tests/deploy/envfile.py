@@ -20,6 +20,8 @@ from tests.deploy import catalog
 # written in .env.example, what it is). An empty value is a secret compose insists on.
 COMPOSE_VARIABLES: dict[str, tuple[str, str]] = {
     "VALKEY_PASSWORD": ("", "Valkey password (hex: `openssl rand -hex 32`; it goes in a URL)"),
+    "SEAWEEDFS_JWT_KEY": ("", "SeaweedFS's key for write tokens (`openssl rand -hex 32`)"),
+    "SEAWEEDFS_JWT_READ_KEY": ("", "SeaweedFS's key for read tokens (another one)"),
     "IMAGE": ("pressroom:latest", "Image of the Pressroom services (built from Dockerfile)"),
     "RENDER_WORKERS": (
         "2",

@@ -74,7 +74,7 @@ def test_the_edge_is_given_every_value_its_nginx_config_needs() -> None:
 def test_secrets_must_be_given_and_have_no_default() -> None:
     text = catalog.COMPOSE_FILE.read_text()
     secrets = {"VALKEY_PASSWORD"} | {s.env for s in catalog.settings().values() if s.secret}
-    secrets |= {"PRESSROOM_S3_ACCESS_KEY_ID"}
+    secrets |= {"PRESSROOM_S3_ACCESS_KEY_ID", "SEAWEEDFS_JWT_KEY", "SEAWEEDFS_JWT_READ_KEY"}
     for name in secrets:
         uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
         assert uses, name
@@ -171,3 +171,26 @@ def test_compose_validates_against_the_compose_specification() -> None:
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def weed_token_variables() -> set[str]:
+    """security.toml's jwt keys as the WEED_ variables SeaweedFS reads instead."""
+    return {f"WEED_{key.upper().replace('.', '_')}_KEY" for key in servers.JWT_KEYS}
+
+
+def test_compose_runs_weed_as_closed_and_quiet_as_the_embedded_store(tmp_path: Path) -> None:
+    """The flags and token keys `pressroom run` gives weed (services/stack/servers.py),
+    compose gives it too; s3-init holds the same keys, or the filer refuses its IAM call."""
+    store, init = SERVICES["s3"], SERVICES["s3-init"]
+    embedded = servers.seaweedfs(8333, tmp_path / "data", tmp_path / "log").argv
+
+    for flag in ("-master.telemetry=false", "-s3.autoCreateBucket=false"):
+        assert flag in store["command"], flag
+        assert flag in embedded, flag
+    tokens = weed_token_variables()
+    assert tokens <= set(store["environment"])
+    assert {name: store["environment"][name] for name in tokens} == {
+        name: init["environment"][name] for name in tokens
+    }
+    writes, reads = (store["environment"][f"WEED_JWT_{k}_KEY"] for k in ("SIGNING", "SIGNING_READ"))
+    assert writes != reads

@@ -26,6 +26,14 @@ from tests.stack.access import BUCKET_REQUESTS, REQUESTS, allowed, anonymous, re
 
 SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
 ACCESS_KEY, SECRET_KEY = "pressroom-admin", uuid.uuid4().hex
+# compose's SEAWEEDFS_JWT_KEY and SEAWEEDFS_JWT_READ_KEY, as its s3 and s3-init pass them
+WRITE_TOKENS, READ_TOKENS = uuid.uuid4().hex, uuid.uuid4().hex
+TOKEN_KEYS = {
+    "WEED_JWT_SIGNING_KEY": WRITE_TOKENS,
+    "WEED_JWT_FILER_SIGNING_KEY": WRITE_TOKENS,
+    "WEED_JWT_SIGNING_READ_KEY": READ_TOKENS,
+    "WEED_JWT_FILER_SIGNING_READ_KEY": READ_TOKENS,
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +43,7 @@ def guarded_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = Ports.free().s3
     server = servers.seaweedfs(port, home / "data", home / "s3.log")
     server.env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    server.env |= TOKEN_KEYS
     server.start()
     try:
         servers.wait_seaweedfs(server, port)
@@ -52,6 +61,7 @@ def s3_init(port: int, names: dict[str, str]) -> subprocess.CompletedProcess[str
     env = {
         **os.environ,
         **names,
+        **TOKEN_KEYS,
         "PATH": f"{Path(servers.weed_binary()).parent}:{os.environ['PATH']}",
         "S3_MASTER": f"127.0.0.1:{port + 1}",  # servers.seaweedfs puts the master next door
     }
@@ -130,6 +140,23 @@ def test_anonymous_clients_may_read_pages_and_do_nothing_else(guarded_s3: int) -
     assert list(store.data.keys()) == ["index.html"]
     assert store.data.get("index.html") == b"private"
     assert httpx.get(f"{s3}/").status_code == 403  # nor which buckets there are
+
+
+def test_the_filer_answers_only_weeds_own_signed_requests(guarded_s3: int) -> None:
+    """Anything on the compose network could otherwise read the data bucket through the
+    filer (port 8888), going round S3's authorisation."""
+    names = buckets()
+    s3_init(guarded_s3, names)
+    storage(guarded_s3, names).data.put_json("feeds/dev.json", {"signing_secret": "hidden"})
+    filer = f"http://127.0.0.1:{guarded_s3 + 3}/buckets/{names['PRESSROOM_DATA_BUCKET']}"
+
+    read = httpx.get(f"{filer}/feeds/dev.json")
+    listing = httpx.get(f"{filer}/feeds/", headers={"Accept": "application/json"})
+    write = httpx.post(f"{filer}/feeds/planted.json", files={"file": b"{}"})
+
+    assert (read.status_code, listing.status_code, write.status_code) == (401, 401, 401)
+    assert b"hidden" not in read.content + listing.content
+    assert storage(guarded_s3, names).data.get("feeds/planted.json") is None
 
 
 def test_pages_are_signed_and_a_wrong_secret_is_refused(guarded_s3: int) -> None:
