@@ -25,7 +25,6 @@ import orjson
 from services.stack import servers
 from services.stack.run import Stack
 from services.stack.servers import Server
-from shared.settings import CommonSettings
 from shared.storage import Storage
 
 CLIENTS = 8
@@ -107,9 +106,7 @@ def measure(stack: Stack, key: str) -> dict[str, dict[str, float]]:
         answer = client().post("/v1/articles:batch", json={"articles": items})
         return answer.status_code == 202 and answer.json()["accepted"] == BATCH_SIZE
 
-    bucket = Storage.from_settings(
-        CommonSettings(environment="test", s3_endpoint_url=stack.urls["s3_url"])
-    ).data
+    bucket = Storage.from_settings(stack.settings()).data
     body = orjson.dumps(document(0, run))
 
     def bare_put(n: int) -> bool:

@@ -41,6 +41,8 @@ def context(stack: Stack, prefix: str, **overrides: object) -> RenderContext:
         "environment": "development",
         "redis_url": stack.urls["redis_url"],
         "s3_endpoint_url": stack.urls["s3_url"],
+        "s3_access_key_id": stack.credentials[0],
+        "s3_secret_access_key": stack.credentials[1],
         "key_prefix": prefix,
         "site_bucket": f"{prefix.strip(':')}-site",
         "data_bucket": f"{prefix.strip(':')}-data",
