@@ -378,3 +378,11 @@ def test_ingest_answers_health_checks_while_it_parses_a_feed(api: Ingest) -> Non
     assert answered_while_parsing, "/healthz waited for the feed to be parsed"
     assert status == 422
     assert problem["errors"] == [{"field": "items", "message": "the document has no items"}]
+
+
+def test_a_feed_nested_past_the_parser_limit_is_refused_naming_the_body() -> None:
+    deep = b"<x>" * 3000 + b"</x>" * 3000
+    document = rss(2).replace(b" &c;", b"").replace(b"<channel>", b"<channel>" + deep)
+    with pytest.raises(InvalidArticle) as refused:
+        formats.parse_collection(RSS, document, None, 500)
+    assert problem_fields(refused.value) == ["body"]
