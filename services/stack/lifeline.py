@@ -102,6 +102,9 @@ class Watchdog:
         if self._pipe is not None:
             with contextlib.suppress(OSError):
                 self._pipe.close()
+        if self._process is not None:  # the one replaced is dead or dies of the closed pipe
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(10)
         read, write = os.pipe()  # not inheritable: no other child keeps the write end open
         try:
             self._process = subprocess.Popen(

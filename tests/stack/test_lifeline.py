@@ -156,3 +156,24 @@ def test_a_child_started_after_its_parent_died_does_not_run() -> None:
     os.waitpid(pid, 0)
     with os.fdopen(read, "rb") as answer:
         assert answer.read() == b"killed"
+
+
+def test_a_watchdog_that_died_is_replaced_and_told_every_group() -> None:
+    first, second = (subprocess.Popen(["sleep", "600"], start_new_session=True) for _ in "12")
+    watchdog = lifeline.Watchdog()
+    try:
+        watchdog.watch(first.pid)
+        dead = watchdog.pid
+        assert dead is not None
+        os.kill(dead, signal.SIGKILL)
+        assert wait_gone([dead]) == []
+
+        watchdog.watch(second.pid)
+        watchdog.close()
+
+        assert watchdog.pid is None
+        assert first.wait(10) == second.wait(10) == -signal.SIGKILL
+    finally:
+        for process in (first, second):
+            process.kill()
+            process.wait(10)
