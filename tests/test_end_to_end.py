@@ -25,9 +25,7 @@ def page_path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def test_posted_article_is_live_through_the_edge(
-    ingest: httpx.Client, site: httpx.Client
-) -> None:
+def test_posted_article_is_live_through_the_edge(ingest: httpx.Client, site: httpx.Client) -> None:
     article = json.loads(sample())
     article["external_id"] = f"e2e-{time.time_ns()}"
     answer = ingest.post("/v1/articles", json=article)
