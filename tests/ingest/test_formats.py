@@ -386,3 +386,19 @@ def test_a_feed_nested_past_the_parser_limit_is_refused_naming_the_body() -> Non
     with pytest.raises(InvalidArticle) as refused:
         formats.parse_collection(RSS, document, None, 500)
     assert problem_fields(refused.value) == ["body"]
+
+
+def test_a_feed_of_few_items_but_countless_elements_is_refused_unread() -> None:
+    """feedparser's work follows the elements: 500 items of 1,000 empty elements each would
+    hold a worker thread for tens of seconds."""
+    filler = b"<x/>" * 1000
+    items = b"".join(
+        b"<item><title>t</title><guid>g%d</guid>%s</item>" % (i, filler) for i in range(500)
+    )
+    document = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>f</title>%s</channel></rss>'
+    )
+    with pytest.raises(InvalidArticle) as refused:
+        formats.parse_collection(RSS, document % items, None, 500)
+    assert problem_fields(refused.value) == ["body"]
+    assert "elements" in refused.value.body()["errors"][0]["message"]
