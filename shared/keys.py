@@ -35,6 +35,14 @@ class Keys:
         `seen(id, "")`). A cluster keeps one per article, on the article's slot."""
         return f"{self.prefix}a:{{{article_id}}}:seen:{bucket}"
 
+    def requeued(self, article_id: str) -> str:
+        """String, expiring: the version the reconciler last re-enqueued."""
+        return f"{self.prefix}a:{{{article_id}}}:requeued"
+
+    def signature(self, feed: str, signature: str) -> str:
+        """String, expiring: a feed's request signature already accepted (no replays)."""
+        return f"{self.prefix}sig:{feed}:{signature}"
+
     def dedupe(self, bucket: str) -> str:
         """The same as `seen`, for every article at once: a single server's dedupe hashes
         (one lookup per bucket for a whole group commit)."""

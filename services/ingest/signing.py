@@ -173,7 +173,7 @@ def check_fresh(timestamp: int, window: float, now: float | None = None) -> None
 
 def claim_signature(ctx: IngestContext, feed: Feed, signature: str) -> None:
     """Refuse a signature already accepted: a replayed request must not change anything."""
-    key = f"{ctx.keys.prefix}sig:{feed.name}:{signature}"
+    key = ctx.keys.signature(feed.name, signature)
     remember = max(1, round(2 * ctx.settings.signature_window_seconds))
     try:
         fresh = ctx.redis.set(key, "1", nx=True, ex=remember)

@@ -32,11 +32,6 @@ def clients() -> tuple[IngestSettings, Storage, redis.Redis, Keys]:
     return _clients
 
 
-def requeued_key(keys: Keys, article_id: str) -> str:
-    """String, expiring: the version the reconciler last re-enqueued (the article's slot)."""
-    return f"{keys.prefix}a:{{{article_id}}}:requeued"
-
-
 def reconcile(
     store: Storage,
     db: redis.Redis,
@@ -60,7 +55,7 @@ def reconcile(
         if now - modified < grace:
             stats["young"] += 1
             continue
-        if db.exists(requeued_key(keys, key.removeprefix("pending/"))):
+        if db.exists(keys.requeued(key.removeprefix("pending/"))):
             stats["held"] += 1
             continue
         pending = store.data.get_json(key) or {}
@@ -72,7 +67,7 @@ def reconcile(
             continue
         aid, version = str(article["id"]), int(article["version"])
         # NX: two reconcilers running at once (a beat restarted mid-run) send it once
-        if db.set(requeued_key(keys, aid), version, nx=True, px=max(1, int(hold / MS))):
+        if db.set(keys.requeued(aid), version, nx=True, px=max(1, int(hold / MS))):
             celery_app.send_task("render.article", args=[aid, version])
             stats["requeued"] += 1
     if stats["requeued"] or stats["abandoned"]:

@@ -77,14 +77,9 @@ class RenderContext:
         self.redis.hset(self.keys.page_hashes, key, md5)
         return written
 
-    def put_page(self, key: str, body: bytes, content_type: str = HTML) -> bool:
-        """Put a page the caller knows changed; the caller records its MD5."""
-        return self.storage.site.put(
-            key, body, content_type=content_type, cache_control=self.settings.html_cache_control
-        )
-
     async def put_page_over(self, objects: AsyncObjects, key: str, body: bytes) -> None:
-        """put_page over a rebuild's asyncio client."""
+        """Put a page the caller knows changed over a rebuild's asyncio client; the caller
+        records its MD5."""
         await objects.put(
             self.storage.site.name,
             key,

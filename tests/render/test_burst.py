@@ -50,15 +50,17 @@ def test_a_burst_into_one_channel_renders_its_lists_a_handful_of_times(
     ids = [item["article"]["id"] for a in answers for item in a.json()["items"]]
     assert len(ids) == BURST
 
+    keys = Keys(live.prefix)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # every page rendered and the burst's last flush done
         pipe = db.pipeline(transaction=False)
         for aid in ids:
-            pipe.hget(f"{live.prefix}a:{{{aid}}}", "rendered_version")
-        if all(pipe.execute()) and not db.exists(f"{live.prefix}render:flush-scheduled"):
+            pipe.hget(keys.article(aid), "rendered_version")
+        pipe.exists(keys.flush_scheduled, keys.flush_lock, keys.dirty, keys.dirty_from)
+        *rendered, pending = pipe.execute()
+        if all(rendered) and not pending:
             break
-        time.sleep(0.5)
-    time.sleep(2)  # the last flush
+        time.sleep(0.2)
     after = renders(db, live)
 
     assert after["article"] - before.get("article", 0) >= BURST
