@@ -34,22 +34,33 @@ console = Console()
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on")]
 
 
-def serve(factory: str, host: str, port: int) -> None:
+def serve(factory: str, host: str, port: int, *, service: str) -> None:
     import uvicorn
 
-    uvicorn.run(factory, factory=True, host=host, port=port, access_log=False, log_level="warning")
+    from shared.logging import configure_logging
+    from shared.settings import CommonSettings
+    from shared.tracing import configure_tracing
+
+    settings = CommonSettings()
+    # Before uvicorn starts, so that its own records (startup, errors) are JSON lines too:
+    # with log_config=None it installs no handler of its own.
+    configure_logging(settings.log_level, settings.log_json)
+    configure_tracing(f"pressroom-{service}")
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+        log_level="warning",
+    )
 
 
 @cli.command()
 def ingest(host: HostOpt = "127.0.0.1", port: int = 8001) -> None:
     """Serve the ingest API."""
-    serve("services.ingest.app:create_app", host, port)
-
-
-@cli.command()
-def edge(host: HostOpt = "127.0.0.1", port: int = 8000) -> None:
-    """Serve the preview edge (site bucket at /, APIs under /api/); compose uses nginx."""
-    serve("services.edge.preview:create_app", host, port)
+    serve("services.ingest.app:create_app", host, port, service="ingest")
 
 
 @cli.command()
@@ -117,7 +128,7 @@ def run(
             stack.start_infra()
         if stopping:
             return
-        with console.status("starting ingest, counter, render worker, scheduler, edge..."):
+        with console.status("starting ingest, counter, render worker, scheduler, edge (nginx)..."):
             key = stack.start_apps()
         if sample and not stopping:
             publish_sample(stack, key)

@@ -34,6 +34,12 @@ TEST_CREDENTIALS = ("pressroom-test", secrets.token_urlsafe(32))
 os.environ.update(zip(CREDENTIAL_VARIABLES, TEST_CREDENTIALS, strict=True))
 
 
+# The stacks' edge is production's nginx, which keeps a page as long as its Cache-Control
+# says; the tests' pages are stored uncached, so that a test sees each change it makes at once
+# (tests/deploy/test_nginx_edge.py checks the caching on a page stored as production does).
+FRESH_PAGES = {"PRESSROOM_HTML_CACHE_CONTROL": "no-cache"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_stray_processes() -> Iterator[None]:
     """Whatever a test started and did not stop is stopped when the session ends, and named,
@@ -55,7 +61,7 @@ def no_stray_processes() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("pressroom")
-    running = Stack(home, prefix="e2e:")
+    running = Stack(home, prefix="e2e:", extra_env=dict(FRESH_PAGES))
     try:
         running.start_infra_on_free_ports()
         yield running

@@ -1,5 +1,5 @@
-"""The edge: serves the site bucket at / and routes /api/ingest/ and /api/counter/.
+"""The edge: nginx serving the site bucket at / and the public routes of both APIs.
 
-In compose this is nginx (nginx.conf beside this file); in the embedded stack it is the
-small preview server in preview.py, with the same routes.
+One configuration (nginx.conf.template) for compose and for `pressroom run`; nginx.py fills
+it in and starts Debian's nginx with it outside Docker.
 """

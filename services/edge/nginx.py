@@ -1,4 +1,5 @@
-"""Run nginx with the deployed edge config (services/edge/nginx.conf.template) outside Docker.
+"""Run nginx with the deployed edge config (services/edge/nginx.conf.template) outside Docker:
+the edge of `pressroom run` and of the tests' stacks.
 
 The template is filled in the way the nginx image's entrypoint fills it (envsubst of the
 named variables only, so nginx's own `$uri` survives), and wrapped in a small main config
@@ -16,6 +17,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from services.edge.settings import EdgeSettings
 from services.stack.servers import Server
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -26,7 +28,7 @@ TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 MAIN_CONF = """\
 worker_processes 1;
 pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
+error_log stderr warn;
 events {{ worker_connections 512; }}
 http {{
     include /etc/nginx/mime.types;
@@ -50,6 +52,20 @@ def render(values: Mapping[str, str], template: str | None = None) -> str:
     if missing:
         raise KeyError(f"edge config needs {', '.join(sorted(missing))}")
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def values_from(settings: EdgeSettings, port: int) -> dict[str, str]:
+    """The template's values for an edge on this port in front of these settings' upstreams."""
+    if settings.s3_endpoint_url is None:
+        raise ValueError("the edge needs PRESSROOM_S3_ENDPOINT_URL: where it reads the site")
+    return {
+        "EDGE_PORT": str(port),
+        "PRESSROOM_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "PRESSROOM_SITE_BUCKET": settings.site_bucket,
+        "PRESSROOM_INGEST_UPSTREAM": settings.ingest_upstream,
+        "PRESSROOM_COUNTER_UPSTREAM": settings.counter_upstream,
+        "PRESSROOM_EDGE_BODY_TIMEOUT_SECONDS": str(settings.edge_body_timeout_seconds),
+    }
 
 
 def nginx_binary() -> str:

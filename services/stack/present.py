@@ -9,10 +9,12 @@ import httpx
 from rich.console import Console
 from rich.panel import Panel
 
+from services.edge.nginx import TEMPLATE
 from services.stack.run import Stack
 from shared.settings import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "config" / "samples"
+EDGE_CONFIG = TEMPLATE.relative_to(REPO_ROOT)
 
 
 def publish_sample(stack: Stack, key: str, timeout: float = 30.0) -> list[str]:
@@ -39,8 +41,10 @@ def show_urls(console: Console, stack: Stack, key: str, run_file: Path) -> None:
     example = samples[0].relative_to(REPO_ROOT) if samples else "article.json"
     lines = [
         f"[bold]site[/]          {u['site_url']}",
-        f"[bold]ingest API[/]    {u['ingest_url']}/docs   (also {u['edge_ingest_url']}/)",
-        f"[bold]counter API[/]   {u['counter_url']}/docs   (also {u['edge_counter_url']}/)",
+        f"[bold]edge[/]          nginx, {EDGE_CONFIG} (as in compose)",
+        f"[bold]public API[/]    {u['edge_ingest_url']}/v1/..., {u['edge_counter_url']}/v1/...",
+        f"[bold]ingest API[/]    {u['ingest_url']}/docs   (the service's own port)",
+        f"[bold]counter API[/]   {u['counter_url']}/docs   (the service's own port)",
         f"[bold]feed[/]          {stack.feed}",
         f"[bold]feed key[/]      {key}",
         "",

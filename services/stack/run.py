@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from services.edge import nginx
+from services.edge.settings import EdgeSettings
 from services.ingest.feeds import new_secrets_key
 from services.stack import servers
 from services.stack.servers import S3Access, Server
@@ -62,7 +65,8 @@ class Ports:
 
 @dataclass
 class Stack:
-    """Valkey, SeaweedFS, ingest, counter, a render worker, the scheduler and the edge."""
+    """Valkey, SeaweedFS, ingest, counter, a render worker, the scheduler and the edge (nginx
+    with compose's configuration)."""
 
     home: Path
     ports: Ports = field(default_factory=Ports)
@@ -73,6 +77,7 @@ class Stack:
     infra: dict[str, Server] = field(default_factory=dict)
     apps: dict[str, Server] = field(default_factory=dict)
     credentials: tuple[str, str] = ("", "")
+    edge_prefix: Path | None = None  # nginx's scratch directory (config, cache)
 
     def __post_init__(self) -> None:
         if not all(self.credentials):
@@ -181,7 +186,7 @@ class Stack:
         p = self.ports
         self.start_app("ingest", "ingest", "--port", str(p.ingest))
         self.start_app("counter", "counter", "--port", str(p.counter))
-        self.start_app("edge", "edge", "--port", str(p.edge))
+        self.start_edge()
         for n in range(self.workers):
             self.start_app(f"render-worker-{n}", "render-worker", "--name", f"render{n}")
         # each stack's beat keeps its own schedule file: two beats sharing one would corrupt it
@@ -196,6 +201,25 @@ class Stack:
                 server=self.apps[name],
             )
         return key
+
+    def edge_settings(self) -> EdgeSettings:
+        """The edge's settings as this stack's processes see them (environment, then ours)."""
+        given = {
+            name.removeprefix("PRESSROOM_").lower(): value
+            for name, value in self.env.items()
+            if name.startswith("PRESSROOM_")
+        }
+        known = {k: v for k, v in given.items() if k in EdgeSettings.model_fields}
+        return EdgeSettings(**known)  # type: ignore[arg-type]
+
+    def start_edge(self) -> Server:
+        """nginx with the edge config compose runs, filled in with this stack's addresses."""
+        if self.edge_prefix is None:
+            self.edge_prefix = nginx.new_prefix()  # reachable by `nobody` (nginx.py)
+        values = nginx.values_from(self.edge_settings(), self.ports.edge)
+        server = nginx.nginx_edge(self.edge_prefix, values, self.home / "logs" / "edge.log")
+        self.apps["edge"] = server.start()
+        return server
 
     def start_app(self, name: str, *argv: str) -> Server:
         log = self.home / "logs" / f"{name}.log"
@@ -249,6 +273,9 @@ class Stack:
                 server.kill()
             except Exception as exc:  # one stuck process must not spare the others
                 failures.append(exc)
+        if self.edge_prefix is not None and not failures:
+            shutil.rmtree(self.edge_prefix, ignore_errors=True)
+            self.edge_prefix = None
         if failures:
             raise failures[0]
 

@@ -49,8 +49,8 @@ OWNERS = {
     "IngestSettings": "ingest (services/ingest/settings.py)",
     "RenderSettings": "render worker (services/render/settings.py)",
     "CounterSettings": "counter (services/counter/settings.py)",
-    "EdgeSettings": "preview edge of `make run` (services/edge/settings.py); nginx reads "
-    "the upstreams too",
+    "EdgeSettings": "the edge, nginx (services/edge/settings.py: what its config is filled "
+    "in with)",
 }
 
 HEADER = """\

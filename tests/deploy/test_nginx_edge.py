@@ -1,6 +1,6 @@
-"""The compose edge is Debian's nginx with services/edge/nginx.conf.template, filled in with
-compose's own edge environment (only the addresses, port and scratch paths differ), in front
-of the running stack: it serves the pages and routes both APIs as the preview edge does."""
+"""The edge of `pressroom run` and of the tests' stacks is compose's: Debian's nginx with
+services/edge/nginx.conf.template, filled in with compose's own edge values but for the
+addresses, port and scratch paths. It serves the stored pages and routes both APIs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ import httpx
 import pytest
 
 from services.edge import nginx
+from services.render.settings import RenderSettings
 from services.stack.run import Stack
+from shared.storage import Storage
 from tests.conftest import sample
-from tests.edge.fronts import COMPOSE_EDGE_ENV, local_values, running_nginx
+from tests.edge.fronts import COMPOSE_EDGE_ENV
 
 SECURITY_HEADERS = (
     "x-content-type-options",
@@ -36,9 +38,8 @@ def scratch() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def nginx_url(live: Stack) -> Iterator[str]:
-    with running_nginx(live.urls, live.home / "logs") as url:
-        yield url
+def nginx_url(live: Stack) -> str:
+    return live.urls["site_url"].rstrip("/")
 
 
 @pytest.fixture(scope="module")
@@ -69,46 +70,54 @@ def test_nginx_accepts_the_config_compose_gives_it(scratch: Path) -> None:
     assert "test is successful" in checked.stderr
 
 
-def test_only_addresses_port_and_scratch_paths_differ_from_compose(live: Stack) -> None:
-    differ = {k for k, v in local_values(live.urls, 1).items() if COMPOSE_EDGE_ENV.get(k) != v}
+def test_the_stacks_edge_differs_from_composes_only_in_addresses_and_port(live: Stack) -> None:
+    values = nginx.values_from(live.edge_settings(), live.ports.edge)
+    differ = {k for k, v in values.items() if COMPOSE_EDGE_ENV.get(k) != v}
 
-    assert differ <= {"EDGE_PORT", "EDGE_RESOLVER"} | {
-        k for k in COMPOSE_EDGE_ENV if k.endswith(("_UPSTREAM", "_ENDPOINT_URL", "_BUCKET"))
+    assert set(values) | {"EDGE_RESOLVER", "EDGE_CACHE_DIR"} == nginx.placeholders()
+    assert differ == {"EDGE_PORT"} | {
+        k for k in COMPOSE_EDGE_ENV if k.endswith(("_UPSTREAM", "_ENDPOINT_URL"))
     }
 
 
-def test_pages_and_both_apis_answer_through_nginx_as_through_the_preview_edge(
+def test_pages_and_both_apis_answer_through_nginx_as_stored_and_as_served(
     live: Stack, nginx_url: str, published: dict[str, str]
 ) -> None:
+    site = Storage.from_settings(live.settings()).site
     home = httpx.get(f"{nginx_url}/").text
     asset = re.search(r'href="(/static/[^"]+\.css)"', home)
     assert asset, home[:500]
+    for path in (published["path"], asset.group(1)):
+        page = httpx.get(f"{nginx_url}{path}")
+        assert (page.status_code, page.content) == (200, site.get(path.lstrip("/"))), path
+    assert httpx.head(f"{nginx_url}{published['path']}").status_code == 200
     auth = {"Authorization": f"Bearer {published['key']}"}
     requests = [
-        ("GET", "/", {}),
-        ("GET", published["path"], {}),
-        ("HEAD", published["path"], {}),
-        ("GET", asset.group(1), {}),
-        ("GET", "/no-such-page.html", {}),
-        ("GET", "/no-such-dir/", {}),
-        ("POST", "/", {}),
-        ("GET", "/healthz", {}),
-        ("GET", f"/api/ingest/v1/articles/{published['id']}", auth),
-        ("GET", f"/api/ingest/v1/articles/{published['id']}", {}),
-        ("GET", f"/api/counter/v1/counts?ids={published['id']}", {}),
-        ("GET", "/api/counter/v1/top?window=bogus", {}),
-        ("GET", "/api/counter/v1/top", {}),
+        ("ingest", f"/v1/articles/{published['id']}", auth),
+        ("ingest", f"/v1/articles/{published['id']}", {}),
+        ("counter", f"/v1/counts?ids={published['id']}", {}),
+        ("counter", "/v1/top?window=bogus", {}),
+        ("counter", "/v1/top", {}),
     ]
-    for method, path, headers in requests:
-        via_nginx = httpx.request(method, f"{nginx_url}{path}", headers=headers)
-        via_preview = httpx.request(
-            method, f"{live.urls['site_url'].rstrip('/')}{path}", headers=headers
-        )
-        what = f"{method} {path}"
-        assert via_nginx.status_code == via_preview.status_code, what
-        assert via_nginx.content == via_preview.content, what
-        media = via_nginx.headers.get("content-type", "").split(";")[0]
-        assert media == via_preview.headers.get("content-type", "").split(";")[0], what
+    for service, path, headers in requests:
+        via_nginx = httpx.get(f"{nginx_url}/api/{service}{path}", headers=headers)
+        direct = httpx.get(f"{live.urls[f'{service}_url']}{path}", headers=headers)
+        assert via_nginx.status_code == direct.status_code, path
+        assert via_nginx.json() == direct.json(), path
+        assert via_nginx.headers["content-type"] == direct.headers["content-type"], path
+
+
+def test_what_is_not_a_page_gets_a_plain_answer(nginx_url: str) -> None:
+    answers = {
+        ("GET", "/no-such-page.html"): (404, b"not found\n"),
+        ("GET", "/no-such-dir/"): (404, b"not found\n"),
+        ("POST", "/"): (405, b"method not allowed\n"),
+        ("GET", "/healthz"): (200, b"ok\n"),
+    }
+    for (method, path), expected in answers.items():
+        answer = httpx.request(method, f"{nginx_url}{path}")
+        assert (answer.status_code, answer.content) == expected, path
+        assert answer.headers["content-type"].startswith("text/plain"), path
 
 
 def test_hits_posted_through_nginx_are_counted(nginx_url: str, published: dict[str, str]) -> None:
@@ -120,18 +129,26 @@ def test_hits_posted_through_nginx_are_counted(nginx_url: str, published: dict[s
     assert counts == [counts[0], counts[0] + 1, counts[0] + 2]
 
 
-def test_nginx_compresses_caches_and_sets_security_headers(
-    nginx_url: str, published: dict[str, str]
-) -> None:
-    page = f"{nginx_url}{published['path']}"
+def test_nginx_compresses_caches_and_sets_security_headers(live: Stack, nginx_url: str) -> None:
+    """On a page stored with production's Cache-Control (the test stacks store theirs
+    uncached, so that each test sees its own changes at once)."""
+    site = Storage.from_settings(live.settings()).site
+    folder = f"edge-cache-{uuid.uuid4().hex[:8]}/"
+    stored = "<p>" + "缓存" * 500 + "</p>"
+    cache_control = RenderSettings(environment="development").html_cache_control
+    html = "text/html; charset=utf-8"
+    site.put(folder + "index.html", stored.encode(), content_type=html, cache_control=cache_control)
+    page = f"{nginx_url}/{folder}"
     first = httpx.get(page, headers={"Accept-Encoding": "gzip"})
+    site.put(
+        folder + "index.html", b"<p>changed</p>", content_type=html, cache_control=cache_control
+    )
     again = httpx.get(page, headers={"Accept-Encoding": "gzip"})
     missing = httpx.get(f"{nginx_url}/no-such-page.html")
 
     assert first.headers["content-encoding"] == "gzip"
-    assert first.headers["cache-control"] == "public, max-age=60"  # as the render stored it
-    assert again.headers["x-cache"] == "HIT"
-    assert again.text == first.text
+    assert first.headers["cache-control"] == "public, max-age=60"  # as the render stores it
+    assert (again.headers["x-cache"], again.text) == ("HIT", stored)  # for up to a minute
     for response in (first, missing):
         assert all(response.headers.get(h) for h in SECURITY_HEADERS)
     assert not any(h.startswith(("x-amz", "seaweed")) for h in first.headers)

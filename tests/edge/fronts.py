@@ -1,12 +1,11 @@
-"""Both edges in front of a running stack: the preview edge it started, and Debian's nginx with
-services/edge/nginx.conf.template filled in as compose fills it (only addresses, port and
-scratch paths differ), so the routing tested is the routing deployed."""
+"""The edge in front of given upstreams: Debian's nginx with services/edge/nginx.conf.template
+filled in as compose fills it (only addresses, port and scratch paths differ), for tests that
+need an edge in front of something other than the session stack."""
 
 from __future__ import annotations
 
 import http.client
 import shutil
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ import httpx
 
 from services.edge import nginx
 from services.stack import servers
-from services.stack.servers import Server
 from tests.deploy import catalog
 
 COMPOSE_EDGE_ENV = {  # as compose fills it in with no .env: the defaults
@@ -54,26 +52,6 @@ def running_nginx(urls: dict[str, str], log_dir: Path) -> Iterator[str]:
     finally:
         edge.stop()
         shutil.rmtree(prefix, ignore_errors=True)
-
-
-@contextmanager
-def running_preview(urls: dict[str, str], env: dict[str, str], log_dir: Path) -> Iterator[str]:
-    """A preview edge process (`pressroom edge`) in front of these upstreams."""
-    port = servers.free_port()
-    routed = {
-        **env,
-        "PRESSROOM_S3_ENDPOINT_URL": urls["s3_url"],
-        "PRESSROOM_INGEST_UPSTREAM": urls["ingest_url"],
-        "PRESSROOM_COUNTER_UPSTREAM": urls["counter_url"],
-    }
-    argv = [sys.executable, "-m", "services", "edge", "--port", str(port)]
-    edge = Server("preview-edge", argv, log_dir / f"preview-edge-{port}.log", env=routed).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        servers.wait_until(lambda: httpx.get(f"{url}/healthz").is_success, "edge", server=edge)
-        yield url
-    finally:
-        edge.stop()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from celery import Celery
 from services.stack.run import Stack
 from shared.keys import Keys
 from shared.storage import Storage
-from tests.conftest import sample
+from tests.conftest import FRESH_PAGES, sample
 from tests.faults.figures import summary_lines
 
 # Short enough that a test sees redelivery and reconciliation, long enough that a healthy
@@ -130,7 +130,7 @@ def wait_for(probe: Callable[[], bool], what: str, timeout: float) -> None:
 
 
 def new_stack(home: Path, **extra_env: str) -> Stack:
-    return Stack(home, prefix="flt:", extra_env={**FAST_RECOVERY, **extra_env})
+    return Stack(home, prefix="flt:", extra_env={**FAST_RECOVERY, **FRESH_PAGES, **extra_env})
 
 
 def start_fault_stack(stack: Stack) -> FaultStack:
