@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+import boto3
+from botocore.config import Config
 from markupsafe import Markup
 
 from bench.cpu import group_cpu, own_cpu
@@ -45,7 +47,7 @@ from services.render.rebuild import (
 from services.render.reindex import reindex
 from services.render.settings import RenderSettings
 from shared.models import Article
-from shared.storage import Storage
+from shared.storage import Storage, credentials
 
 ARTICLES = 5_000
 
@@ -204,11 +206,11 @@ def hugo_build_and_deploy(articles: list[Article], settings: RenderSettings) -> 
         f"s3://{settings.site_bucket}?endpoint={endpoint}&region={settings.s3_region}"
         "&s3ForcePathStyle=true&disableSSL=true"
     )
-    env = {
-        **os.environ,
-        "AWS_ACCESS_KEY_ID": settings.s3_access_key_id,
-        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
-    }
+    key = credentials(settings).get_frozen_credentials()
+    env = dict(os.environ)
+    for name, value in zip(AWS_VARIABLES, (key.access_key, key.secret_key, key.token), strict=True):
+        if value:
+            env[name] = value
     with tempfile.TemporaryDirectory(prefix="pressroom-hugo-") as folder:
         root = Path(folder)
         hugo_site(root, articles)
@@ -228,6 +230,7 @@ def hugo_build_and_deploy(articles: list[Article], settings: RenderSettings) -> 
     return seconds, pages
 
 
+AWS_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 PAGE = b"x" * 14_000  # the size of an article page
 CEILING_PUTS = 1_200
 
@@ -241,16 +244,25 @@ def put_pages(settings: RenderSettings, threads: int, start: int, count: int) ->
 
 
 def boto3_put_ceiling(settings: RenderSettings, threads: int) -> float:
-    """The same PUTs through the boto3 client's put_object, as Bucket.put sent them before
-    shared.storage.Objects: what the client's per-call machinery costs."""
-    site = Storage.from_settings(settings).site
+    """The same PUTs through a boto3 client's put_object (same credentials, same pool size):
+    what the hand-signed path of shared.storage saves per request."""
+    key = credentials(settings).get_frozen_credentials()
+    client = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=key.access_key,
+        aws_secret_access_key=key.secret_key,
+        config=Config(retries={"mode": "standard"}, max_pool_connections=32),
+    )
+    bucket = settings.site_bucket
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         keys = (f"boto3/{n}.html" for n in range(CEILING_PUTS))
         list(
             pool.map(
-                lambda key: site.client.put_object(
-                    Bucket=site.name, Key=key, Body=PAGE, ContentType="text/html"
+                lambda key: client.put_object(
+                    Bucket=bucket, Key=key, Body=PAGE, ContentType="text/html"
                 ),
                 keys,
             )

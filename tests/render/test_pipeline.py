@@ -6,6 +6,7 @@ from services.render.coalesce import refresh_hot_list
 from services.render.service import publish_article
 from shared.models import pending_key
 from tests.render.conftest import Newsroom
+from tests.shared.reader import boto3_client
 
 
 def test_pages_carry_short_cache_headers_and_assets_long_ones(newsroom: Newsroom) -> None:
@@ -13,7 +14,7 @@ def test_pages_carry_short_cache_headers_and_assets_long_ones(newsroom: Newsroom
     newsroom.flush()
     ctx = newsroom.ctx
     ctx.theme.publish_assets(ctx.storage.site, ctx.settings.asset_cache_control)
-    s3, bucket = ctx.storage.site.client, ctx.storage.site.name
+    s3, bucket = boto3_client(ctx.settings), ctx.storage.site.name
 
     page = s3.head_object(Bucket=bucket, Key=newsroom.url(story))
     assert page["ContentType"] == "text/html; charset=utf-8"

@@ -1,6 +1,6 @@
-"""Single-object requests (shared.storage.Objects) against the session's SeaweedFS: what
-boto3 would store and answer, for keys a site really has, and a clear failure otherwise.
-Signatures checked by a SeaweedFS with credentials on are in tests/deploy/test_s3_init.py."""
+"""shared.storage against the session's SeaweedFS: what boto3 would store and answer, for
+keys a site really has, and a clear failure otherwise. Signatures checked by a SeaweedFS
+with credentials on are in tests/deploy/test_s3_init.py."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from services.stack import servers
 from shared.settings import CommonSettings
 from shared.storage import Storage, StorageUnavailable
 from tests.conftest import Isolated
+from tests.shared.reader import boto3_client
 
 KEYS = [
     "news/2026/11/26/0000000000000000000a.html",
@@ -28,7 +29,7 @@ def test_what_is_put_reads_back_the_same_through_boto3(isolated: Isolated, key: 
     written = site.put(
         key, body, content_type="text/html; charset=utf-8", cache_control="max-age=60"
     )
-    stored = site.client.get_object(Bucket=site.name, Key=key)
+    stored = boto3_client(isolated.settings).get_object(Bucket=site.name, Key=key)
 
     assert written is True
     assert stored["Body"].read() == body
@@ -39,16 +40,16 @@ def test_what_is_put_reads_back_the_same_through_boto3(isolated: Isolated, key: 
 
 
 def test_unchanged_bytes_are_not_written_again(isolated: Isolated) -> None:
-    site = isolated.storage.site
+    site, client = isolated.storage.site, boto3_client(isolated.settings)
     site.put("page.html", b"same", content_type="text/html")
-    before = site.client.head_object(Bucket=site.name, Key="page.html")["LastModified"]
+    before = client.head_object(Bucket=site.name, Key="page.html")["LastModified"]
 
     again = site.put("page.html", b"same", content_type="text/html", only_if_changed=True)
     changed = site.put("page.html", b"other", content_type="text/html", only_if_changed=True)
 
     assert again is False
     assert changed is True
-    assert site.client.head_object(Bucket=site.name, Key="page.html")["LastModified"] >= before
+    assert client.head_object(Bucket=site.name, Key="page.html")["LastModified"] >= before
     assert site.get("page.html") == b"other"
 
 
