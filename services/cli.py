@@ -53,7 +53,7 @@ def serve(factory: str, host: str, port: int, *, service: str) -> None:
         port=port,
         access_log=False,
         log_config=None,
-        log_level="warning",
+        log_level=settings.log_level.lower(),
     )
 
 
@@ -160,4 +160,12 @@ def supervise(stack: Stack, stopping: Callable[[], bool]) -> None:
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except Exception as exc:
+        # A crash is one JSON event like any other line, not a multi-line traceback box.
+        from shared.logging import describe, get_logger, log_crashes_as_json
+
+        log_crashes_as_json()
+        get_logger("pressroom").exception("process.crashed", error=describe(exc))
+        raise SystemExit(1) from None

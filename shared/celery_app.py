@@ -8,16 +8,33 @@ exponential backoff and jitter.
 from __future__ import annotations
 
 import importlib
+import os
+import time
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
 from celery import Celery, Task
 from celery.schedules import crontab
-from celery.signals import setup_logging
+from celery.signals import (
+    beat_init,
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+)
+from prometheus_client import Counter, Histogram, multiprocess, start_http_server
 
+from shared.http import metrics_registry
+from shared.logging import get_logger
 from shared.settings import CommonSettings
 from shared.storage import StorageUnavailable
+from shared.tracing import configure_tracing, flush_spans
 
 app = Celery("pressroom")
 
@@ -30,6 +47,26 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = get_logger("pressroom.tasks")
+
+# Every task's count, run time and queue wait, recorded here once for all of them.
+TASKS = Counter("pressroom_tasks_total", "Tasks run, by outcome", ["task", "state"])
+TASK_SECONDS = Histogram(
+    "pressroom_task_seconds",
+    "Time a task ran",
+    ["task"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 240),
+)
+TASK_QUEUE_WAIT = Histogram(
+    "pressroom_task_queue_wait_seconds",
+    "Time from a task's sending (or its ETA, if later) to its start",
+    ["task"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+# Wall-clock seconds at publication: the sender and the worker are different processes.
+SENT_AT_HEADER = "pressroom_sent_at"
+_started: dict[str, float] = {}
+_worker_settings: CommonSettings | None = None
 
 
 def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300) -> Celery:
@@ -76,6 +113,8 @@ def worker_app(settings: CommonSettings, *, visibility_timeout: int = 300) -> Ce
     """The app configured for a worker or beat process, with every task registered."""
     from shared.logging import configure_logging
 
+    global _worker_settings
+    _worker_settings = settings
     configure_logging(settings.log_level, settings.log_json)
     configure_celery(settings, visibility_timeout=visibility_timeout)
     for module in TASK_MODULES:
@@ -123,3 +162,85 @@ def install_schedule(celery: Celery, *, reconcile_seconds: float = 30.0) -> None
         "counter-prune": {"task": "counter.prune", "schedule": crontab(hour="1", minute="5")},
         "counter-snapshot": {"task": "counter.snapshot", "schedule": crontab(hour="0", minute="9")},
     }
+
+
+@before_task_publish.connect
+def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers[SENT_AT_HEADER] = time.time()
+
+
+@task_prerun.connect
+def _task_started(task_id: str, task: Task[Any, Any], **_: Any) -> None:
+    _started[task_id] = time.perf_counter()
+    sent_at = getattr(task.request, SENT_AT_HEADER, None)
+    if isinstance(sent_at, int | float):
+        due = max(float(sent_at), _eta_timestamp(task.request.eta))
+        TASK_QUEUE_WAIT.labels(task.name).observe(max(0.0, time.time() - due))
+
+
+@task_postrun.connect
+def _task_finished(task_id: str, task: Task[Any, Any], state: str | None = None, **_: Any) -> None:
+    started = _started.pop(task_id, None)
+    TASKS.labels(task.name, (state or "unknown").lower()).inc()
+    if started is not None:
+        TASK_SECONDS.labels(task.name).observe(time.perf_counter() - started)
+
+
+def _eta_timestamp(eta: object) -> float:
+    if isinstance(eta, datetime):
+        return eta.timestamp()
+    if isinstance(eta, str):
+        return datetime.fromisoformat(eta).timestamp()
+    return 0.0
+
+
+@worker_init.connect
+def _worker_starting(sender: Any, **_: Any) -> None:
+    """Before the pool forks: tracing (its batch exporter re-arms in each child) and the
+    metrics directory's leftovers from earlier runs."""
+    configure_tracing("pressroom-worker")
+    port = _worker_settings.worker_metrics_port if _worker_settings else None
+    if port is None:
+        return
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        _forget_dead_processes(Path(directory))
+    elif "prefork" in str(getattr(sender, "pool_cls", "")).lower():
+        log.error(
+            "worker.metrics.refused",
+            reason="PRESSROOM_WORKER_METRICS_PORT with the prefork pool needs "
+            "PROMETHEUS_MULTIPROC_DIR (a directory of this worker's own): the tasks run in "
+            "child processes whose counts this process could not see otherwise",
+        )
+        raise SystemExit(2)  # a signal handler's Exception would only be logged by Celery
+
+
+def _forget_dead_processes(directory: Path) -> None:
+    """Values of a previous run's processes would be summed in for ever: drop their files
+    (this process's own, possibly open already, stay)."""
+    mine = f"_{os.getpid()}.db"
+    for stale in directory.glob("*.db"):
+        if not stale.name.endswith(mine):
+            stale.unlink(missing_ok=True)
+
+
+@worker_ready.connect
+def _serve_worker_metrics(**_: Any) -> None:
+    """The worker's /metrics, served by its main process over every pool process's values."""
+    port = _worker_settings.worker_metrics_port if _worker_settings else None
+    if port is not None:
+        start_http_server(port, registry=metrics_registry())
+        log.info("worker.metrics.serving", port=port)
+
+
+@worker_process_shutdown.connect
+def _pool_process_exiting(**_: Any) -> None:
+    flush_spans()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@beat_init.connect
+def _beat_starting(**_: Any) -> None:
+    configure_tracing("pressroom-scheduler")

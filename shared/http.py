@@ -1,7 +1,9 @@
-"""What both HTTP services share: problem+json errors, health and readiness, Prometheus metrics."""
+"""What both HTTP services share: problem+json errors, health and readiness, Prometheus
+metrics, and the request's trace span."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -9,11 +11,20 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.logging import describe, get_logger
+from shared.tracing import name_server_span, server_spans
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger("pressroom.http")
@@ -130,21 +141,36 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
 
+def metrics_registry() -> CollectorRegistry:
+    """What /metrics shows: with PROMETHEUS_MULTIPROC_DIR set (several worker processes),
+    every process's values summed from their files in it; else this process's own."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
 class MetricsMiddleware:
-    """Counts requests and latency by route template (pure ASGI: cheap on hot paths)."""
+    """Counts requests and latency by route template and, when tracing is on, opens each
+    request's span (pure ASGI: cheap on hot paths)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app, self.service = app, service
+        self.entry = server_spans(self._measure)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.entry(scope, receive, send)
+
+    async def _measure(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = [500]
 
@@ -158,5 +184,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
+            name_server_span(scope, path)
             HTTP_REQUESTS.labels(self.service, path, str(status[0])).inc()
             HTTP_LATENCY.labels(self.service, path).observe(time.perf_counter() - start)

@@ -8,6 +8,7 @@ a process writes one format whatever logged the line.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import structlog
@@ -48,8 +49,20 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+    # A line per request would drown the events; the request metrics count them instead.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # Warnings (deprecations, unclosed resources) are records like the rest, not stderr text.
+    logging.captureWarnings(True)
     # botocore logs every retry at INFO; our own events say what matters.
     logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def log_crashes_as_json() -> None:
+    """Configure logging from the environment if nothing has yet (a process that fails
+    while reading its settings has not)."""
+    if not structlog.is_configured():
+        level = os.environ.get("PRESSROOM_LOG_LEVEL", "INFO")
+        configure_logging(level, os.environ.get("PRESSROOM_LOG_JSON", "true").lower() != "false")
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
