@@ -1,9 +1,10 @@
-"""Counter hit route under wrk: the group-committed plain-ASGI route on granian and on
-uvicorn, beside a naive FastAPI endpoint doing one awaited INCR per request, same run (the
-naive one first and last: it varies most between runs, and the ratios use the mean).
-Two more rows bound the problem: group commit alone (INCRBY only, no counting rules) and
-the floor (an answer with no work at all). Each row also gives the CPU spent per hit by
-the server, Valkey and wrk.
+"""Counter hit route under wrk: `pressroom counter` as it serves (granian's RSGI, group
+commits on link.py's pipelined connection), the same server with its group commits sent
+through redis-py's asyncio pipeline instead, and a naive FastAPI endpoint doing one
+awaited INCR per request, same run (the naive one first and last: it varies most between
+runs, and the ratios use the mean). Two more rows bound the problem: group commit alone
+(INCRBY only, no counting rules) and the floor (an answer with no work at all). Each row
+also gives the CPU spent per hit by the server, Valkey and wrk.
 
 Every request is a distinct reader (X-Forwarded-For from the trusted loopback edge) on one
 of 20 published articles, so dedupe is on but counts nothing away: the counts in Redis
@@ -33,7 +34,8 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from bench.cpu import children_cpu, group_cpu
-from services.counter.service import HiredisPacking
+from services.counter.app import create_app
+from services.counter.rsgi import CounterServer
 from services.stack import servers
 from shared.keys import Keys
 
@@ -103,9 +105,7 @@ class BareGroupCommit:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while (await receive())["type"] == "lifespan.startup":
-                self.redis = Redis.from_url(
-                    os.environ["PRESSROOM_REDIS_URL"], connection_class=HiredisPacking
-                )
+                self.redis = Redis.from_url(os.environ["PRESSROOM_REDIS_URL"])
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -132,6 +132,18 @@ class BareGroupCommit:
             for answers, total in zip(by_article.values(), totals, strict=True):
                 for answer in answers:
                     answer.set_result(total)
+
+
+class RedisPyCommits(CounterServer):
+    """The counter with its group commits on redis-py's asyncio pipeline, not link.py."""
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__rsgi_init__(loop)
+        self.hits.api.state.ctx.committer.link = None
+
+
+def redis_py_counter() -> RedisPyCommits:
+    return RedisPyCommits(create_app())
 
 
 @dataclass
@@ -225,8 +237,12 @@ def main() -> None:
     ]  # fmt: skip
     contenders = {
         NAIVE: naive,
-        "hit route, uvicorn": [python, "-m", "services", "counter", "--server", "uvicorn"],
-        "hit route, granian": [python, "-m", "services", "counter", "--server", "granian"],
+        "hit route (pressroom counter)": [python, "-m", "services", "counter"],
+        "hit route, redis-py pipeline": [
+            python, "-m", "granian", "--interface", "rsgi", "--loop", "uvloop", "--no-ws",
+            "--workers", "1", "--log-level", "warning", "--factory",
+            "bench.bench_counter:redis_py_counter",
+        ],
         "bare group commit, INCRBY only": [
             python, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-ws",
             "--workers", "1", "--log-level", "warning", "--factory",

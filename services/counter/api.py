@@ -1,16 +1,15 @@
 """Counter HTTP routes (the hit itself is answered by hotpath.Hits before FastAPI; the
-route here documents it and serves any caller that reaches FastAPI directly)."""
+route here documents it and answers with the same Hits for a caller reaching FastAPI)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.counter import service
-from services.counter.committer import CountUnavailable
-from services.counter.committer import NotPublished as Refused
+from services.counter.hotpath import Hits
 from services.counter.schemas import (
     Counts,
     Granularity,
@@ -21,7 +20,6 @@ from services.counter.schemas import (
     Window,
 )
 from shared.http import PROBLEM_JSON
-from shared.ids import is_article_id
 
 router = APIRouter(prefix="/v1", tags=["counter"])
 # Every error is problem+json (shared/http.py handlers, hotpath.problem); documenting them
@@ -61,22 +59,22 @@ ContextDep = Annotated[service.CounterContext, Depends(get_context)]
     responses=problems(404, 422, 503),
     summary="Count a view",
 )
-async def post_hit(article_id: ArticleId, request: Request, ctx: ContextDep) -> HitCount:
+async def post_hit(article_id: ArticleId, request: Request) -> Response:
     """Counts one view (once per reader per dedupe window; robots are answered, not counted)
     and returns the total. `GET /v1/hits/{id}.gif` does the same for pages without script."""
-    if not is_article_id(article_id):
-        raise service.NotPublished(article_id)
     peer = request.client.host if request.client else ""
-    address = ctx.visitors.client_address(peer, request.headers.get("x-forwarded-for", ""))
-    user_agent = request.headers.get("user-agent", "")
-    visitor = ctx.visitors.visitor(address, user_agent, article_id)
-    try:
-        counted = await ctx.committer.hit(article_id, visitor)
-    except Refused:
-        raise service.NotPublished(article_id) from None
-    except CountUnavailable:
-        raise service.Unavailable() from None
-    return HitCount(id=article_id, count=counted.count)
+    answer = await Hits(request.app).answer(
+        "POST",
+        article_id,
+        peer,
+        request.headers.get("user-agent", ""),
+        request.headers.getlist("x-forwarded-for"),
+        request.headers.get("origin", ""),
+    )
+    if answer is None:  # unreachable: a POST on an id is always a hit
+        raise service.NotPublished(article_id)
+    status, media_type, body, headers = answer
+    return Response(body, status, dict(headers), media_type)
 
 
 @router.get(

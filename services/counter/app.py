@@ -1,4 +1,4 @@
-"""The counter ASGI application: the plain-ASGI hit route in front of the FastAPI routes."""
+"""The counter's FastAPI application (rsgi.py serves it on granian, hits answered in front)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from services.counter.api import router
 from services.counter.dashboard import router as dashboard_router
-from services.counter.hotpath import HitRoute
 from services.counter.service import build_context
 from services.counter.settings import CounterSettings
 from shared.http import MetricsMiddleware, install_problem_handlers, ops_router
@@ -46,13 +45,6 @@ def create_app(settings: CounterSettings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"]
         )
-    # Hits are answered in front of this app (create_server, rsgi.create_rsgi_server): they
-    # never reach its routing or its middlewares.
+    # Hits are answered in front of this app (rsgi.create_rsgi_server): they never reach its
+    # routing or its middlewares.
     return app
-
-
-def create_server(settings: CounterSettings | None = None) -> HitRoute:
-    """What `pressroom counter --server uvicorn` serves: the hit route in front of the whole
-    FastAPI app (granian serves `rsgi.create_rsgi_server`)."""
-    api = create_app(settings)
-    return HitRoute(api, api)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,8 +13,15 @@ counter_cli = typer.Typer(
     invoke_without_command=True,
 )
 console = Console()
-RSGI_TARGET = "services.counter.rsgi:create_rsgi_server"  # granian: hits answered natively
-ASGI_TARGET = "services.counter.app:create_server"  # uvicorn
+TARGET = "services.counter.rsgi:create_rsgi_server"
+# Granian's own loggers (its Rust core logs as `_granian`) keep no handlers: their records
+# reach the root logger, which configure_logging renders as every other line.
+GRANIAN_LOGGING: dict[str, Any] = {
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    }
+}
 
 
 @counter_cli.callback()
@@ -22,44 +29,33 @@ def counter(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: int = 8002,
-    server: Annotated[
-        str, typer.Option(help="granian (measured faster, see docs/BENCHMARKS.md) or uvicorn")
-    ] = "granian",
-    workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Processes serving requests (granian only)")
-    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes serving requests")] = 1,
 ) -> None:
     """Serve the counter API (the default when no subcommand is given)."""
     if ctx.invoked_subcommand is not None:
         return
-    if server == "uvicorn":
-        serve_uvicorn(host, port)
-    elif server == "granian":
-        serve_granian(host, port, workers)
-    else:
-        raise typer.BadParameter("granian or uvicorn", param_hint="--server")
+    serve(host, port, workers)
 
 
-def serve_granian(host: str, port: int, workers: int) -> None:
+def serve(host: str, port: int, workers: int) -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
 
-    # One worker by default: the group commit batches best in one process (two measured
-    # slower on 2 cores); --workers on machines with cores to spare, or more replicas.
-    # The counter has no websocket route: without websockets, every request the RSGI app
-    # sees is HTTP.
+    from services.counter.settings import CounterSettings
+    from shared.logging import configure_logging
+
+    settings = CounterSettings()
+    configure_logging(settings.log_level, settings.log_json)
+    # One worker by default: the group commit batches best in one process; --workers on
+    # machines with cores to spare, or more replicas. No websocket route: without
+    # websockets, every request the RSGI app sees is HTTP.
     Granian(
-        RSGI_TARGET, address=host, port=port, interface=Interfaces.RSGI, factory=True,
-        workers=workers, loop=Loops.uvloop, log_access=False, websockets=False,
+        TARGET, address=host, port=port, interface=Interfaces.RSGI, factory=True,
+        workers=workers, loop=Loops.uvloop, websockets=False, log_access=False,
+        log_level=getattr(LogLevels, settings.log_level.lower(), LogLevels.info),
+        log_dictconfig=GRANIAN_LOGGING,
     ).serve()  # fmt: skip
-
-
-def serve_uvicorn(host: str, port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(
-        ASGI_TARGET, factory=True, host=host, port=port, access_log=False, log_level="warning"
-    )
 
 
 @counter_cli.command()

@@ -3,19 +3,19 @@ skips routing, validation and the per-request middlewares (metrics are per batch
 
 Handles `POST /v1/hits/{id}` (the page script) and `GET /v1/hits/{id}.gif` (the pixel for
 readers without JavaScript); everything else, OPTIONS preflights included, goes to FastAPI.
-`Hits.answer` knows no server interface: `HitRoute` serves it as ASGI (uvicorn),
-`services.counter.rsgi` on granian's RSGI.
+`Hits.answer` knows no server interface: `services.counter.rsgi` serves it on granian's
+RSGI, and FastAPI's documented `post_hit` route answers with it too.
 """
 
 from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Sequence
 
 import orjson
 from fastapi import FastAPI
 from redis.exceptions import RedisError
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.counter.committer import CountUnavailable, GroupCommit, NotPublished
 from services.counter.service import NotPublished as NotPublishedProblem
@@ -43,9 +43,16 @@ class Hits:
         self.api = api
 
     async def answer(
-        self, method: str, rest: str, peer: str, user_agent: str, forwarded: str, origin: str
+        self,
+        method: str,
+        rest: str,
+        peer: str,
+        user_agent: str,
+        forwarded: Sequence[str],
+        origin: str,
     ) -> Answer | None:
-        """The answer to `method` on PREFIX + `rest`; None when that is not a hit."""
+        """The answer to `method` on PREFIX + `rest`; None when that is not a hit.
+        `forwarded`: every X-Forwarded-For line of the request, in the order received."""
         if method == "POST" and "/" not in rest:
             article_id, pixel = rest, False
         elif method == "GET" and rest.endswith(".gif"):
@@ -63,7 +70,7 @@ class Hits:
                 visitors.use_salt(day, await committer.todays_salt(utc_day()))
             except (RedisError, OSError):
                 return unavailable(rest)
-        address = visitors.client_address(peer, forwarded)
+        address = visitors.proxies.client_address(peer, forwarded)
         visitor = visitors.visitor(address, user_agent, article_id)
         try:
             counted = await committer.hit(article_id, visitor)
@@ -92,53 +99,3 @@ def problem(error: Problem, rest: str) -> Answer:
     """The same problem+json FastAPI answers with (shared.http), with the hit's path."""
     body = orjson.dumps(error.body() | {"instance": PREFIX + rest})
     return error.status, PROBLEM_JSON, body, (*NO_STORE, *error.headers.items())
-
-
-class HitRoute:
-    """ASGI middleware: answers hits itself, passes every other request on.
-
-    Served as the outermost application (`create_server`, for uvicorn), so a hit costs
-    neither FastAPI's nor Starlette's per-request work.
-    """
-
-    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
-        self.app, self.hits = app, Hits(api)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            user_agent = forwarded = origin = ""
-            for name, value in scope["headers"]:
-                if name == b"user-agent":
-                    user_agent = value.decode("latin-1")
-                elif name == b"x-forwarded-for":
-                    forwarded = value.decode("latin-1")
-                elif name == b"origin":
-                    origin = value.decode("latin-1")
-            client = scope.get("client")
-            answer = await self.hits.answer(
-                scope["method"],
-                scope["path"][len(PREFIX) :],
-                client[0] if client else "",
-                user_agent,
-                forwarded,
-                origin,
-            )
-            if answer is not None:
-                await respond(send, *answer)
-                return
-        await self.app(scope, receive, send)
-
-
-async def respond(send: Send, status: int, media_type: str, body: bytes, headers: Headers) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", media_type.encode()),
-                (b"content-length", str(len(body)).encode()),
-                *[(name.encode(), value.encode()) for name, value in headers],
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

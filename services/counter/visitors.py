@@ -1,17 +1,16 @@
-"""Who is reading: the client address behind trusted proxies, robots, and the daily-salted
-visitor hash that dedupe and uniques use (no cookie, no raw address ever reaches Redis)."""
+"""Who is reading: robots, and the daily-salted visitor hash that dedupe and uniques use
+(no cookie, no raw address ever reaches Redis)."""
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import secrets
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from services.counter.proxies import TrustedProxies
 from services.counter.settings import CounterSettings
 from shared.keys import Keys
 
@@ -25,16 +24,12 @@ def utc_day(now: datetime | None = None) -> str:
 
 
 class Visitors:
-    """Turns a request's peer, headers and the day's salt into a visitor hash."""
+    """Turns a reader's address (`proxies` finds it), User-Agent and the day's salt into a
+    visitor hash."""
 
     def __init__(self, settings: CounterSettings, keys: Keys) -> None:
         self.keys = keys
-        self.networks = settings.proxy_networks
-        self.ipv4 = [
-            (int(net.network_address), int(net.netmask))
-            for net in self.networks
-            if isinstance(net, ipaddress.IPv4Network)
-        ]
+        self.proxies = TrustedProxies(settings.proxy_networks)
         self.robot = re.compile(settings.not_counted_pattern, re.IGNORECASE)
         # The same few hundred User-Agents arrive all day: decide each once.
         self.is_robot: Callable[[str], bool] = lru_cache(maxsize=4096)(self.matches_robot)
@@ -43,34 +38,6 @@ class Visitors:
 
     def matches_robot(self, user_agent: str) -> bool:
         return bool(self.robot.search(user_agent))
-
-    def trusted(self, address: str) -> bool:
-        """Is this hop one of our proxies? IPv4 is checked on integers: this runs per hit."""
-        if ":" not in address:
-            try:
-                value = int.from_bytes(socket.inet_aton(address), "big")
-            except OSError:
-                return False
-            for net, mask in self.ipv4:  # noqa: SIM110 (a loop: any() over a generator costs 2x)
-                if value & mask == net:
-                    return True
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
-
-    def client_address(self, peer: str, forwarded_for: str) -> str:
-        """The reader's address: walk X-Forwarded-For from the right while hops are ours."""
-        if not forwarded_for or not self.trusted(peer):
-            return peer
-        address = peer
-        for hop in reversed(forwarded_for.split(",")):
-            address = hop.strip()
-            if not self.trusted(address):
-                break
-        return address
 
     def visitor(self, address: str, user_agent: str, article_id: str) -> str:
         """16 hex characters: one reader of one article on one day; NOT_COUNTED for robots.

@@ -21,12 +21,16 @@ from starlette.types import Receive, Scope, Send
 
 from services.counter.rsgi import ASGIBridge
 from shared.http import install_problem_handlers
+from shared.logging import configure_logging
 
 MARKS = Path(os.environ.get("BRIDGED_MARKS", "."))
 
 
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    # As the counter's lifespan does: structlog's own default renders tracebacks with
+    # their locals, seconds of CPU per failure on a loaded machine.
+    configure_logging("INFO", json=True)
     yield {"started": "yes"}  # Starlette copies it into every request's state
     (MARKS / "shut down").touch()
 

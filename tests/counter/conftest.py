@@ -63,14 +63,12 @@ def counter_env(redis_url: str, prefix: str, **settings: str) -> dict[str, str]:
     }
 
 
-def start_counter(
-    home: Path, redis_url: str, *, server: str = "granian", **settings: str
-) -> Counter:
+def start_counter(home: Path, redis_url: str, **settings: str) -> Counter:
     """`pressroom counter` in its own process; settings become PRESSROOM_* variables."""
     prefix = f"c{uuid.uuid4().hex[:8]}:"
     env = counter_env(redis_url, prefix, **settings)
     port = servers.free_port()
-    argv = [sys.executable, "-m", "services", "counter", "--port", str(port), "--server", server]
+    argv = [sys.executable, "-m", "services", "counter", "--port", str(port)]
     process = servers.Server(f"counter:{port}", argv, home / f"counter-{port}.log", env=env)
     process.start()
     url = f"http://127.0.0.1:{port}"
@@ -81,23 +79,14 @@ def start_counter(
     return Counter(process, url, client, Keys(prefix), env)
 
 
-# What `pressroom counter --server` offers: granian (RSGI, the default) and uvicorn (ASGI).
-# A test runs on both with @pytest.mark.parametrize("counter", SERVERS, indirect=True).
-SERVERS = ["granian", "uvicorn"]
-
-
 @pytest.fixture(scope="module")
-def counter(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Counter]:
+def counter(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Counter]:
     """A counter with production defaults (30 s dedupe, robots not counted) and one CORS
-    origin; readers are told apart by X-Forwarded-For, which loopback (the edge) may set.
-    Served by granian unless the test names its server (SERVERS)."""
+    origin; readers are told apart by X-Forwarded-For, which loopback (the edge) may set."""
     home = tmp_path_factory.mktemp("counter")
     running = start_counter(
         home,
         stack.urls["redis_url"],
-        server=getattr(request, "param", "granian"),
         cors_origins='["https://news.example.cn"]',
     )
     yield running

@@ -15,13 +15,12 @@ from services.counter.committer import Counted, GroupCommit
 from services.counter.service import connect
 from services.counter.settings import CounterSettings
 from services.stack.run import Stack
-from tests.counter.conftest import SERVERS, Counter, hit_together, reader, start_counter
+from tests.counter.conftest import Counter, hit_together, reader, start_counter
 
 HEADLESS = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_each_reader_raises_the_count_by_one_and_counts_agree(counter: Counter) -> None:
     article = counter.publish()
     with counter.client() as http:
@@ -33,7 +32,6 @@ def test_each_reader_raises_the_count_by_one_and_counts_agree(counter: Counter) 
     assert totals == {"counts": {article: 5, "0" * 20: 0}}
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_a_flood_of_unknown_ids_is_refused_and_grows_nothing(counter: Counter) -> None:
     counter.publish()  # the prefix holds something, so "nothing new" is a real comparison
     before = counter.prefixed_keys()
@@ -125,7 +123,6 @@ def test_no_reader_address_is_stored(counter: Counter) -> None:
     assert not any(address.encode() in item for item in stored)
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_the_pixel_counts_for_readers_without_javascript(counter: Counter) -> None:
     article = counter.publish()
     with counter.client() as http:
@@ -138,7 +135,6 @@ def test_the_pixel_counts_for_readers_without_javascript(counter: Counter) -> No
     assert total == 1
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_only_the_site_origin_may_read_the_count_cross_origin(counter: Counter) -> None:
     article = counter.publish()
     with counter.client() as http:
@@ -163,7 +159,6 @@ def test_only_the_site_origin_may_read_the_count_cross_origin(counter: Counter) 
     assert pixel.headers["access-control-allow-origin"] == "https://news.example.cn"
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_fastapi_documents_the_hit_route(counter: Counter) -> None:
     schema = httpx.get(f"{counter.url}/openapi.json").json()
     assert {"/v1/hits/{article_id}", "/v1/counts", "/v1/top", "/v1/stats/{article_id}"} <= set(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.counter.conftest import SERVERS, Counter, hit_together, reader
+from tests.counter.conftest import Counter, hit_together, reader
 
 
 def hit(counter: Counter, article: str, readers: range) -> None:
@@ -52,7 +52,6 @@ def test_an_unpublished_article_leaves_the_rankings(counter: Counter) -> None:
     assert items["items"] == []
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_bad_window_or_range_is_a_problem_naming_the_field(counter: Counter) -> None:
     article = counter.publish()
     with counter.client() as http:
@@ -92,7 +91,6 @@ def test_stats_show_this_hours_views_and_todays_readers(counter: Counter) -> Non
     assert days["to"] == now.strftime("%Y-%m-%dT00:00:00Z")
 
 
-@pytest.mark.parametrize("counter", SERVERS, indirect=True)
 def test_dashboard_shows_the_top_articles_and_an_hourly_chart(counter: Counter) -> None:
     article = counter.publish(title="看板测试稿件")
     hit(counter, article, range(3))
