@@ -4,8 +4,10 @@ that fails, SIGTERM, SIGKILL, a stop forced half-way) no process it started surv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,6 +63,44 @@ def survivors(home: Path, timeout: float = 20.0) -> list[str]:
     return names
 
 
+def serving(port: int) -> list[psutil.Process]:
+    """The process group listening on a port: nginx's master and workers, whose environment
+    nginx overwrites with their titles, so that started_by cannot find them."""
+    groups = {
+        os.getpgid(c.pid)
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == port and c.pid
+    }
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(process.pid) in groups:
+                found.append(process)
+    return found
+
+
+def still_running(processes: list[psutil.Process], timeout: float = 20.0) -> list[str]:
+    """Which of these processes are alive once the kernel has had time to end them."""
+    deadline = time.monotonic() + timeout
+
+    def alive() -> list[psutil.Process]:
+        found = []
+        for process in processes:
+            try:
+                if process.is_running() and process.status() != "zombie":
+                    found.append(process)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    while (left := alive()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    names = [" ".join(p.cmdline()) for p in left]
+    for process in left:
+        process.kill()
+    return names
+
+
 def wait_for_run_file(home: Path, process: subprocess.Popen[bytes]) -> dict[str, str]:
     deadline = time.monotonic() + 60
     while not (home / "run.json").exists():
@@ -99,11 +139,22 @@ def test_run_serves_the_sample_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
     process = start_run(home, ports)
     try:
         run = wait_for_run_file(home, process)
+        edge = serving(ports.edge)
         site = httpx.get(run["site_url"], timeout=10)
         assert site.status_code == 200
         assert "教育部:推动1000所以上高校" in site.text
-        docs = httpx.get(run["ingest_url"] + "/docs", timeout=10)
-        assert docs.status_code == 200
+        assert site.headers["x-frame-options"] == "SAMEORIGIN"  # compose's nginx config
+        article = re.search(r'href="(/news/[^"]+\.html)"', site.text)
+        assert article, site.text[:500]
+        page = httpx.get(run["site_url"].rstrip("/") + article.group(1), timeout=10)
+        assert page.status_code == 200
+        top = httpx.get(f"{run['edge_counter_url']}/v1/top", timeout=10)
+        assert top.json()["window"] == "all"
+        missing = httpx.get(run["site_url"] + "no-such-page.html", timeout=10)
+        assert (missing.status_code, missing.text) == (404, "not found\n")
+        for service in ("ingest", "counter"):
+            docs = httpx.get(run[f"{service}_url"] + "/docs", timeout=10)
+            assert docs.status_code == 200
         assert run["feed"] == "dev"
         assert run["key"].startswith("prk_")
         kill_child(process, "counter")  # a crashed process is restarted, as compose would
@@ -116,10 +167,15 @@ def test_run_serves_the_sample_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
 
     assert code == 0, output
     assert "Pressroom is running" in output
+    assert "nginx" in output
+    assert f"{run['ingest_url']}/docs" in output  # docs on the service's own port...
+    assert f"{run['edge_ingest_url']}/docs" not in output  # ...which the edge does not show
     assert "counter exited; restarting" in output
     assert run["key"] in output
     assert len(children) >= 7  # valkey, seaweedfs, ingest, counter, edge, worker, scheduler
+    assert len(edge) >= 2  # nginx's master and its worker
     assert survivors(home) == []
+    assert still_running(edge) == []
 
 
 def test_data_survives_a_restart(tmp_path: Path) -> None:
@@ -179,6 +235,7 @@ def test_no_process_outlives_the_run_however_it_ends(tmp_path: Path, ending: str
     try:
         wait_for_run_file(home, process)
         started = [p.name() for p in started_by(home)]
+        edge = serving(ports.edge)
         if ending == "SIGTERM":
             process.send_signal(signal.SIGTERM)
         elif ending == "SIGKILL":
@@ -192,8 +249,10 @@ def test_no_process_outlives_the_run_however_it_ends(tmp_path: Path, ending: str
         process.kill()
         process.communicate()
 
-    assert len(started) >= 8  # valkey, weed, ingest, counter, edge, worker (+ pool), beat
+    assert len(started) >= 7  # valkey, weed, ingest, counter, worker (+ pool), beat
+    assert len(edge) >= 2  # nginx's master and its worker
     assert survivors(home) == []
+    assert still_running(edge) == []
     if ending == "SIGTERM":
         assert process.returncode == 0
 
