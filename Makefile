@@ -8,12 +8,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and benchmarks drive: a real browser, nginx, wrk, hugo, and
 # jemalloc, which the counter bench preloads into Valkey (the official image's allocator).
 DEBS   := chromium nginx-light wrk hugo libjemalloc2
+# `make run` needs only nginx of them: its edge is the nginx config compose runs.
+RUN_DEBS := nginx-light
 APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # The Nu HTML Checker the render tests validate every page kind with (runs on the JDK).
 VNU_VERSION := 26.9.27
 VNU    := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: run test lint check-types system-deps bench compose-check clean lock
+.PHONY: run test lint check-types system-deps run-deps bench compose-check clean lock
 
 # Installed from the lock, so every machine and the image run the versions tested here;
 # `make lock` refreshes it after pyproject.toml's dependencies change.
@@ -47,7 +49,11 @@ system-deps:
 	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-run: $(BIN)/.installed
+run-deps:
+	@dpkg -s $(RUN_DEBS) >/dev/null 2>&1 || { echo "installing Debian packages: $(RUN_DEBS)"; \
+	  $(APT) update -qq && $(APT) install -y -qq --no-install-recommends $(RUN_DEBS) >/dev/null; }
+
+run: $(BIN)/.installed run-deps
 	$(BIN)/pressroom run
 
 lint: $(BIN)/.installed
