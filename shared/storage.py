@@ -59,7 +59,7 @@ class StorageRefused(StorageUnavailable):
             message = body[:200].decode("utf-8", "replace")
         else:
             if root is not None:
-                code, message = root.findtext("Code", ""), root.findtext("Message", "")
+                code, message = root.findtext("{*}Code", ""), root.findtext("{*}Message", "")
         return cls(what, status, code, message)
 
 
@@ -155,7 +155,8 @@ def judge(what: str, answer: Answer, expected: tuple[int, ...]) -> StorageRefuse
 
 def no_answer(what: str, exc: BaseException) -> StorageUnavailable:
     """A transport failure, worded alike whichever HTTP library saw it."""
-    timed_out = isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError)
+    refused = isinstance(exc, urllib3.exceptions.NewConnectionError)  # a TimeoutError too
+    timed_out = not refused and isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError)
     return StorageUnavailable(what, "no answer (timed out)" if timed_out else "no answer")
 
 
@@ -303,7 +304,7 @@ def delete_document(keys: list[str]) -> bytes:
 def delete_failures(body: bytes) -> list[tuple[str, str]]:
     """(key, code) of each object a DeleteObjects answer says it could not delete."""
     root = ElementTree.fromstring(body)
-    return [(e.findtext("{*}Key", ""), e.findtext("{*}Code", "")) for e in root.iter("{*}Error")]
+    return [(e.findtext("{*}Key", ""), e.findtext("{*}Code", "")) for e in root.findall("{*}Error")]
 
 
 @dataclass(frozen=True)

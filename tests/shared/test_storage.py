@@ -4,12 +4,23 @@ with credentials on are in tests/deploy/test_s3_init.py."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from services.stack import servers
 from shared.settings import CommonSettings
-from shared.storage import Storage, StorageUnavailable
+from shared.storage import (
+    AsyncObjects,
+    Storage,
+    StorageRefused,
+    StorageUnavailable,
+    delete_document,
+    delete_failures,
+)
 from tests.conftest import Isolated
 from tests.shared.reader import boto3_client
 
@@ -96,3 +107,69 @@ def test_no_key_reaches_outside_its_bucket(isolated: Isolated) -> None:
     assert data.get("secret.json") == b"private"
     url = f"{isolated.settings.s3_endpoint_url}/{data.name}/secret.json"
     assert httpx.get(url).status_code == 403  # and no reader gets it without the key
+
+
+def test_a_batch_delete_past_1000_keys_deletes_them_all(isolated: Isolated) -> None:
+    data = isolated.storage.data
+    keys = [f"pending/{n:05d}" for n in range(1_001)]  # two requests' worth
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: data.put(k, b"{}", content_type="application/json"), keys))
+    data.put("articles/kept.json", b"{}", content_type="application/json")
+
+    data.delete_many([*keys, "pending/never-was"])
+
+    assert list(data.keys("pending/")) == []
+    assert data.get("articles/kept.json") == b"{}"
+
+
+def test_keys_a_batch_delete_could_not_delete_are_named() -> None:
+    answer = b"""<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Error><Key>pending/a &amp; b</Key><Code>AccessDenied</Code><Message>no</Message></Error>
+  <Error><Key>pending/c</Key><Code>InternalError</Code><Message>later</Message></Error>
+</DeleteResult>"""
+
+    assert delete_failures(answer) == [
+        ("pending/a & b", "AccessDenied"),
+        ("pending/c", "InternalError"),
+    ]
+    assert delete_failures(b"<DeleteResult/>") == []
+    assert b"<Key>a &amp; b&lt;c&gt;</Key>" in delete_document(["a & b<c>"])
+
+
+def test_a_refusal_reads_the_same_from_either_client(isolated: Isolated) -> None:
+    wrong = isolated.settings.model_copy(update={"s3_secret_access_key": SecretStr("wrong" * 8)})
+    bucket = isolated.settings.site_bucket
+
+    async def read_async() -> bytes | None:
+        async with AsyncObjects(wrong, in_flight=1) as objects:
+            return await objects.get(bucket, "index.html")
+
+    with pytest.raises(StorageRefused) as sync:
+        Storage.from_settings(wrong).site.get("index.html")
+    with pytest.raises(StorageRefused) as asynchronous:
+        asyncio.run(read_async())
+
+    assert str(sync.value) == str(asynchronous.value)
+    assert str(sync.value).startswith(f"GET {bucket}/index.html: 403 SignatureDoesNotMatch")
+
+
+def test_a_store_that_does_not_answer_reads_the_same_from_either_client() -> None:
+    dead = CommonSettings(
+        environment="test", s3_endpoint_url=f"http://127.0.0.1:{servers.free_port()}"
+    )
+
+    async def read_async() -> bytes | None:
+        async with AsyncObjects(dead, in_flight=1) as objects:
+            return await objects.get(dead.site_bucket, "index.html")
+
+    with pytest.raises(StorageUnavailable) as sync:
+        Storage.from_settings(dead).site.get("index.html")
+    with pytest.raises(StorageUnavailable) as asynchronous:
+        asyncio.run(read_async())
+
+    assert (
+        str(sync.value)
+        == str(asynchronous.value)
+        == f"GET {dead.site_bucket}/index.html: no answer"
+    )
