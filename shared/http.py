@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,6 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -146,13 +148,22 @@ def ops_router(checks: dict[str, ReadinessCheck]) -> APIRouter:
     return router
 
 
+class _SettledFiles(MultiProcessCollector):
+    """Reads the files of processes that have written their first value: a file a new
+    pool process has just created is still empty and cannot be parsed yet."""
+
+    def collect(self) -> Iterable[Metric]:
+        files = [p for p in Path(self._path).glob("*.db") if p.stat().st_size > 0]
+        return self.merge([str(p) for p in files], accumulate=True)  # type: ignore[no-any-return,no-untyped-call]
+
+
 def metrics_registry() -> CollectorRegistry:
     """What /metrics shows: with PROMETHEUS_MULTIPROC_DIR set (several worker processes),
     every process's values summed from their files in it; else this process's own."""
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    _SettledFiles(registry)  # type: ignore[no-untyped-call]
     return registry
 
 

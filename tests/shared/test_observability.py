@@ -37,7 +37,8 @@ class Observed:
 
     def log_lines(self, name: str) -> list[str]:
         text = (self.stack.home / "logs" / f"{name}.log").read_text()
-        return [line for line in text.splitlines() if line.strip()]
+        written = text[: text.rfind("\n") + 1]  # a line still being written is left out
+        return [line for line in written.splitlines() if line.strip()]
 
 
 def wait_for(probe: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
