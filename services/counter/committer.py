@@ -71,8 +71,9 @@ class GroupCommit:
         # A single server ranks inside the hit script; a cluster keeps rankings on their
         # own slot and ranks in a second round trip.
         self.rank_inline = not isinstance(redis, RedisCluster)
-        # A single server gets the commits' own pipelined connection (link.py).
-        self.link = None
+        # A single server gets the commits' own pipelined connection (link.py), or the
+        # counter does not start (LinkRefused): hits never fall back to a slower path.
+        self.link: CommitLink | None = None
         if isinstance(redis, Redis):
             timeout = redis.connection_pool.connection_kwargs.get("socket_timeout") or 5.0
             self.link = CommitLink.for_client(redis, float(timeout))

@@ -2,11 +2,10 @@
 written back to back and the replies matched to them in order, which RESP guarantees on
 one connection, so several commits share it in flight without a pool.
 
-Only the hit path uses it. redis-py's asyncio pipeline spends ~65 µs of CPU per call in its
-own machinery (pool checkout, command stack, retry and timeout wrappers): 108 µs per
-`pipeline.execute()` of one EVALSHA against 41 µs here, measured on this project's
-2-core machine. At one call per group commit that was ~4 µs of a hit's ~37 µs.
-Everything else, and a Redis Cluster, keeps using redis-py.
+Only the hit path uses it: redis-py's asyncio pipeline costs more CPU per call in its own
+machinery (pool checkout, command stack, retry and timeout wrappers, commands packed in
+Python), paid once per group commit (bench counter's redis-py row). Everything else, and
+a Redis Cluster, uses redis-py.
 """
 
 from __future__ import annotations
@@ -23,6 +22,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError, TimeoutError
 
 Command = tuple[Any, ...]  # a command and its arguments: str, bytes, int or float
+
+
+class LinkRefused(ValueError):
+    """The Redis connection asks for what the commits' own connection does not speak."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"PRESSROOM_REDIS_URL asks for {what}, which the counter's group-commit connection"
+            " (services/counter/link.py) does not support on a single server: use redis:// or"
+            " unix:// with a password in the URL, or a Redis Cluster"
+        )
 
 
 class _Replies(asyncio.Protocol):
@@ -74,16 +84,17 @@ class CommitLink:
         self.connecting = asyncio.Lock()
 
     @classmethod
-    def for_client(cls, client: Redis, timeout: float) -> CommitLink | None:
-        """A link to the server `client` talks to, or None where the link cannot follow it
-        (TLS, credential providers: the caller keeps using redis-py)."""
+    def for_client(cls, client: Redis, timeout: float) -> CommitLink:
+        """A link to the server `client` talks to; raises LinkRefused where it cannot
+        follow the client (TLS, credential providers), rather than count on another path."""
         pool = client.connection_pool
-        kind = pool.connection_class
-        if issubclass(kind, SSLConnection) or pool.connection_kwargs.get("credential_provider"):
-            return None
+        kind, kwargs = pool.connection_class, pool.connection_kwargs
+        if issubclass(kind, SSLConnection):
+            raise LinkRefused("TLS (a rediss:// URL)")
+        if kwargs.get("credential_provider"):
+            raise LinkRefused("a credential provider")
         if not issubclass(kind, Connection | UnixDomainSocketConnection):
-            return None
-        kwargs = pool.connection_kwargs
+            raise LinkRefused(f"connections of class {kind.__name__}")
         return cls(dict(kwargs), timeout)
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:

@@ -119,6 +119,31 @@ def test_a_counter_that_cannot_reach_valkey_does_not_start(tmp_path: Path) -> No
     assert status != 0
 
 
+def test_a_counter_asked_for_tls_on_a_single_server_refuses_to_start(tmp_path: Path) -> None:
+    """The group commit's own connection speaks no TLS: the counter says so and exits,
+    rather than count hits some other way."""
+    argv = [sys.executable, "-m", "services", "counter", "--port", str(servers.free_port())]
+    env = {
+        "PRESSROOM_ENVIRONMENT": "test",
+        "PRESSROOM_REDIS_URL": f"rediss://127.0.0.1:{servers.free_port()}/0",
+        "PRESSROOM_LOG_JSON": "true",
+    }
+    counter = servers.Server("counter", argv, tmp_path / "log", env=env).start()
+    assert counter.process is not None
+    try:
+        status = counter.process.wait(30)
+    finally:
+        counter.kill()
+    assert status != 0
+    failures = [
+        json.loads(line)
+        for line in counter.log_path.read_text().splitlines()
+        if "counter.startup.failed" in line
+    ]
+    assert failures
+    assert "PRESSROOM_REDIS_URL asks for TLS" in failures[0]["error"]
+
+
 def test_every_line_the_counter_logs_is_json_granians_included(
     stack: Stack, tmp_path: Path
 ) -> None:
