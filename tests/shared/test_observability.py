@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import sys
 import time
 import uuid
@@ -218,3 +219,18 @@ def test_every_line_ingest_the_worker_and_beat_log_is_a_json_event(observed: Obs
             assert isinstance(record, dict), line
             assert record.get("event"), f"{name}: no event in {line!r}"
             assert record.get("level"), f"{name}: no level in {line!r}"
+
+
+def test_a_prefork_worker_without_a_metrics_directory_refuses_to_start(
+    observed: Observed,
+) -> None:
+    """Its /metrics would show the parent's empty values while the children count."""
+    env = {k: v for k, v in observed.stack.env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PRESSROOM_WORKER_METRICS_PORT"] = str(servers.free_port())
+    argv = [sys.executable, "-m", "services", "render-worker", "--name", "refused"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode != 0
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    refusal = next(e for e in events if e["event"] == "worker.metrics.refused")
+    assert "PROMETHEUS_MULTIPROC_DIR" in refusal["reason"]
