@@ -9,6 +9,7 @@ import httpx
 import redis
 
 from services.stack.run import Stack
+from shared.keys import Keys
 from tests.conftest import sample
 
 
@@ -70,7 +71,8 @@ def test_unknown_article_is_not_counted_and_creates_no_key(live: Stack, site: ht
     assert {a.status_code for a in answers} == {404}
     assert answers[0].headers["content-type"] == "application/problem+json"
     assert sum(1 for _ in db.scan_iter(article_keys)) == before
-    assert not any(db.exists(f"{live.prefix}a:{{{fake}}}:hits") for fake in fake_ids)
+    keys = Keys(live.prefix)
+    assert not any(db.exists(keys.hits(fake), keys.article(fake)) for fake in fake_ids)
 
 
 def test_run_file_names_a_working_stack(live: Stack) -> None:
