@@ -168,8 +168,7 @@ def running_stack(home: Path, **extra_env: str) -> Iterator[FaultStack]:
     finally:
         # SIGKILL, not SIGTERM: nothing of a fault stack is kept, and a graceful Celery
         # shutdown costs seconds per test
-        for server in [*stack.apps.values(), *stack.infra.values()]:
-            server.kill()
+        stack.kill()
 
 
 @pytest.fixture
