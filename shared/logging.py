@@ -22,7 +22,12 @@ _SHARED: list[structlog.types.Processor] = [
 
 def configure_logging(level: str = "INFO", json: bool = True) -> None:
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        # plain tracebacks: rich's, with every frame's locals, cost seconds per exception
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*_SHARED, structlog.processors.format_exc_info, renderer],
