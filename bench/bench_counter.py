@@ -38,6 +38,7 @@ from services.counter.app import create_app
 from services.counter.rsgi import CounterServer
 from services.stack import servers
 from shared.keys import Keys
+from tests.stack import harness
 
 ARTICLES = 20
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -186,7 +187,7 @@ def run_one(
     keys = Keys(prefix)
     db = redis.Redis.from_url(redis_url, decode_responses=True)
     publish(db, keys)
-    port = servers.free_port()
+    port = harness.free_port()
     env = {
         "PRESSROOM_ENVIRONMENT": "development",
         "PRESSROOM_REDIS_URL": redis_url,
@@ -256,7 +257,7 @@ def main() -> None:
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        port = servers.free_port()
+        port = harness.free_port()
         valkey = servers.valkey(port, home / "valkey", home / "valkey.log")
         if JEMALLOC:
             valkey.env["LD_PRELOAD"] = JEMALLOC

@@ -26,6 +26,7 @@ from services.stack import servers
 from services.stack.run import Stack
 from services.stack.servers import Server
 from shared.storage import Storage
+from tests.stack import harness
 
 CLIENTS = 8
 SECONDS = 15.0
@@ -74,7 +75,7 @@ def load(call: Callable[[int], bool], clients: int = CLIENTS) -> dict[str, float
 
 def start(home: Path) -> tuple[Stack, str]:
     stack = Stack(home, prefix="bench:", extra_env={"PRESSROOM_LOG_LEVEL": "WARNING"})
-    stack.start_infra_on_free_ports()
+    harness.start_on_free_ports(stack)
     key = stack.feed_key()
     stack.pressroom("init", "--feed", stack.feed, "--key", key)
     argv = [sys.executable, "-m", "services", "ingest", "--port", str(stack.ports.ingest)]

@@ -30,6 +30,7 @@ import redis
 from bench.render_support import PARAGRAPH, percentile
 from services.stack.run import Stack
 from shared.keys import Keys
+from tests.stack import harness
 
 RATE, SECONDS = 50, 20
 BUCKET = "pressroom-site"
@@ -271,7 +272,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pressroom-latency-") as home:
         stack = Stack(Path(home), extra_env=env)
         try:
-            stack.start_infra_on_free_ports()
+            harness.start_on_free_ports(stack)
             key = stack.start_apps()
             print(f"load average before: {psutil.getloadavg()[0]:.1f}")
             before, started = cpu_seconds(stack), time.perf_counter()

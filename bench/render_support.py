@@ -16,6 +16,7 @@ from services.render.tasks import build_context
 from services.stack.run import Stack
 from shared.logging import configure_logging
 from shared.models import Article, article_key
+from tests.stack import harness
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 PARAGRAPH = (
@@ -30,7 +31,7 @@ def infra() -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="pressroom-bench-") as home:
         stack = Stack(Path(home))
         try:
-            stack.start_infra_on_free_ports()
+            harness.start_on_free_ports(stack)
             yield stack
         finally:
             stack.stop()

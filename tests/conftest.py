@@ -27,6 +27,7 @@ from shared.celery_app import configure_celery
 from shared.keys import Keys
 from shared.settings import CommonSettings
 from shared.storage import Storage
+from tests.stack import harness
 
 # Every stack of the session (and every `pressroom` process a test starts) runs its store
 # with this key pair, so Settings built in a test reach whichever stack they point at.
@@ -63,7 +64,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("pressroom")
     running = Stack(home, prefix="e2e:", extra_env=dict(FRESH_PAGES))
     try:
-        running.start_infra_on_free_ports()
+        harness.start_on_free_ports(running)
         yield running
     finally:
         running.stop()

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from services.stack.run import Ports
+from tests.stack import harness
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,7 @@ def interrupt(process: subprocess.Popen[bytes]) -> tuple[int, str, list[int]]:
 
 def test_run_serves_the_sample_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ports = Ports.free()
+    ports = harness.free_ports()
     process = start_run(home, ports)
     try:
         run = wait_for_run_file(home, process)
@@ -180,7 +181,7 @@ def test_run_serves_the_sample_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
 
 def test_data_survives_a_restart(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ports = Ports.free()
+    ports = harness.free_ports()
     first = start_run(home, ports)
     try:
         run = wait_for_run_file(home, first)
@@ -215,7 +216,7 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
 
 def test_a_start_that_fails_leaves_nothing_running(tmp_path: Path) -> None:
     """SeaweedFS cannot bind its port (a stopping stack still holds it) after Valkey is up."""
-    home, ports = tmp_path / "home", Ports.free()
+    home, ports = tmp_path / "home", harness.free_ports()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", ports.s3))
         holder.listen()
@@ -230,7 +231,7 @@ def test_a_start_that_fails_leaves_nothing_running(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("ending", ["SIGTERM", "SIGKILL", "SIGKILL while stopping", "Ctrl-C twice"])
 def test_no_process_outlives_the_run_however_it_ends(tmp_path: Path, ending: str) -> None:
-    home, ports = tmp_path / "home", Ports.free()
+    home, ports = tmp_path / "home", harness.free_ports()
     process = start_run(home, ports, "--no-sample")
     try:
         wait_for_run_file(home, process)

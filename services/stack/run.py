@@ -51,17 +51,6 @@ class Ports:
     valkey: int = 6399
     s3: int = 8333
 
-    @classmethod
-    def free(cls) -> Ports:
-        s3 = servers.free_seaweedfs_port()
-        return cls(
-            edge=servers.free_port(),
-            ingest=servers.free_port(),
-            counter=servers.free_port(),
-            valkey=servers.free_port(),
-            s3=s3,
-        )
-
 
 @dataclass
 class Stack:
@@ -154,30 +143,6 @@ class Stack:
         except BaseException:
             self.kill()  # a failed start leaves nothing running
             raise
-
-    def start_infra_on_free_ports(self, attempts: int = 3) -> None:
-        """start_infra() on ports chosen now; if another process takes one of them between
-        the choice and the bind, choose again (tests and benchmarks; `make run` keeps the
-        ports it was given)."""
-        for attempt in range(attempts):
-            self.ports = Ports.free()
-            try:
-                self.start_infra()
-                return
-            except (RuntimeError, TimeoutError):
-                self.infra.clear()  # start_infra has killed them
-                if attempt == attempts - 1:
-                    raise
-
-    def restart_infra(self, name: str) -> None:
-        """Start a stopped Valkey ("valkey") or SeaweedFS ("s3") again on its data."""
-        server = self.infra[name]
-        assert not server.running
-        server.start()
-        if name == "valkey":
-            servers.wait_valkey(server, self.ports.valkey)
-        else:
-            servers.wait_seaweedfs(server, self.ports.s3)
 
     def start_apps(self) -> str:
         """Create buckets and the feed key, start every Pressroom process; return the key."""

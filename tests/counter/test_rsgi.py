@@ -23,6 +23,7 @@ import pytest
 from services.stack import servers
 from services.stack.run import Stack
 from tests.counter.conftest import Counter, reader, start_counter
+from tests.stack import harness
 
 
 def test_query_strings_reach_fastapi_as_sent(counter: Counter) -> None:
@@ -102,8 +103,8 @@ def test_readers_are_told_apart_across_several_forwarded_for_lines(counter: Coun
 
 def test_a_counter_that_cannot_reach_valkey_does_not_start(tmp_path: Path) -> None:
     """It exits, so that its supervisor sees it, rather than serving 500s."""
-    nobody = servers.free_port()
-    argv = [sys.executable, "-m", "services", "counter", "--port", str(servers.free_port())]
+    nobody = harness.free_port()
+    argv = [sys.executable, "-m", "services", "counter", "--port", str(harness.free_port())]
     env = {
         "PRESSROOM_ENVIRONMENT": "test",
         "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{nobody}/0",
@@ -122,10 +123,10 @@ def test_a_counter_that_cannot_reach_valkey_does_not_start(tmp_path: Path) -> No
 def test_a_counter_asked_for_tls_on_a_single_server_refuses_to_start(tmp_path: Path) -> None:
     """The group commit's own connection speaks no TLS: the counter says so and exits,
     rather than count hits some other way."""
-    argv = [sys.executable, "-m", "services", "counter", "--port", str(servers.free_port())]
+    argv = [sys.executable, "-m", "services", "counter", "--port", str(harness.free_port())]
     env = {
         "PRESSROOM_ENVIRONMENT": "test",
-        "PRESSROOM_REDIS_URL": f"rediss://127.0.0.1:{servers.free_port()}/0",
+        "PRESSROOM_REDIS_URL": f"rediss://127.0.0.1:{harness.free_port()}/0",
         "PRESSROOM_LOG_JSON": "true",
     }
     counter = servers.Server("counter", argv, tmp_path / "log", env=env).start()
@@ -176,7 +177,7 @@ class Bridged:
 
 def serve_bridged(home: Path) -> Bridged:
     """Granian serves it as the counter is served: RSGI, through the bridge."""
-    port = servers.free_port()
+    port = harness.free_port()
     argv = [
         "granian", "--interface", "rsgi", "--factory", "--loop", "uvloop", "--no-ws",
         "--port", str(port), "tests.counter.bridged:create_rsgi",

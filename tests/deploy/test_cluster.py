@@ -14,9 +14,9 @@ import httpx
 import pytest
 import redis
 
-from services.stack import servers
 from services.stack.run import Stack
 from tests.conftest import sample
+from tests.stack import harness
 
 pytestmark = pytest.mark.slow
 ARTICLES = 6
@@ -25,12 +25,12 @@ ARTICLES = 6
 @pytest.fixture(scope="module")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, list[int]]]:
     home = tmp_path_factory.mktemp("cluster-stack")
-    ports = servers.free_cluster_ports(3)
-    nodes = servers.valkey_cluster(ports, home / "cluster")
+    ports = harness.free_cluster_ports(3)
+    nodes = harness.valkey_cluster(ports, home / "cluster")
     stack = Stack(home, prefix="cl:", workers=2)
     try:
         # its single Valkey is the broker; its SeaweedFS holds the buckets
-        stack.start_infra_on_free_ports()
+        harness.start_on_free_ports(stack)
         stack.extra_env |= {
             "PRESSROOM_BROKER_URL": stack.urls["redis_url"],
             "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{ports[0]}/0",

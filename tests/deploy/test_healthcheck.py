@@ -9,9 +9,9 @@ import sys
 import time
 
 from deploy.healthcheck import pressroom_argv
-from services.stack import servers
 from services.stack.run import Stack
 from tests.deploy import catalog
+from tests.stack import harness
 
 PROBE = catalog.REPO / "deploy" / "healthcheck.py"
 
@@ -52,7 +52,7 @@ def test_every_running_process_is_reported_healthy(live: Stack) -> None:
 
 
 def test_a_process_that_does_not_answer_is_unhealthy(live: Stack) -> None:
-    silent_port = servers.free_port()
+    silent_port = harness.free_port()
 
     no_api = probe(live, "ingest", "--port", str(silent_port))
     no_worker = probe(live, "render-worker", "--name", "nobody-runs-this")

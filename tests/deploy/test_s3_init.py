@@ -18,10 +18,10 @@ import httpx
 import pytest
 
 from services.stack import servers
-from services.stack.run import Ports
 from shared.settings import CommonSettings
 from shared.storage import AsyncObjects, Storage, StorageUnavailable
 from tests.deploy import catalog
+from tests.stack import harness
 from tests.stack.access import BUCKET_REQUESTS, REQUESTS, allowed, anonymous, refused
 
 SCRIPT = catalog.REPO / "deploy" / "s3-init.sh"
@@ -40,7 +40,7 @@ TOKEN_KEYS = {
 def guarded_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """SeaweedFS with an admin identity from the environment, as compose's `s3` service."""
     home = tmp_path_factory.mktemp("s3-guarded")
-    port = Ports.free().s3
+    port = harness.free_ports().s3
     server = servers.seaweedfs(port, home / "data", home / "s3.log")
     server.env = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     server.env |= TOKEN_KEYS
@@ -196,7 +196,7 @@ def test_pressroom_init_finds_the_buckets_s3_init_made(guarded_s3: int) -> None:
 
 
 def test_s3_init_fails_loudly_when_the_store_does_not_answer() -> None:
-    dead = servers.free_port()
+    dead = harness.free_port()
 
     ran = s3_init(dead - 1, buckets() | {"S3_INIT_TIMEOUT": "3"})
 

@@ -17,6 +17,7 @@ import httpx
 from services.edge import nginx
 from services.stack import servers
 from tests.deploy import catalog
+from tests.stack import harness
 
 COMPOSE_EDGE_ENV = {  # as compose fills it in with no .env: the defaults
     name: catalog.interpolate(str(value), {})
@@ -41,7 +42,7 @@ def local_values(urls: dict[str, str], port: int) -> dict[str, str]:
 def running_nginx(urls: dict[str, str], log_dir: Path) -> Iterator[str]:
     """An nginx edge in front of these upstreams; yields its base URL."""
     prefix = nginx.new_prefix()  # nginx runs as `nobody` when the suite runs as root
-    port = servers.free_port()
+    port = harness.free_port()
     values = local_values(urls, port)
     values.pop("EDGE_CACHE_DIR")  # under the scratch prefix instead of /var/cache/nginx
     edge = nginx.nginx_edge(prefix, values, log_dir / f"nginx-edge-{port}.log").start()

@@ -17,6 +17,7 @@ from services.stack.run import Stack
 from services.stack.servers import Server
 from tests.conftest import sample
 from tests.edge.fronts import running_nginx
+from tests.stack import harness
 from tests.test_end_to_end import page_path, wait_for_page
 
 
@@ -26,7 +27,7 @@ def deduping_edge(live: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     does (the session stack's counts every view), trusting X-Forwarded-For from loopback's
     127.0.0.1 only: the readers below connect from other loopback addresses."""
     logs = Path(tmp_path_factory.mktemp("forwarded"))
-    port = servers.free_port()
+    port = harness.free_port()
     env = live.env | {
         "PRESSROOM_DEDUPE_SECONDS": "300",
         "PRESSROOM_TRUSTED_PROXIES": "127.0.0.1/32",

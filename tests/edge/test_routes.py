@@ -24,12 +24,12 @@ from services.ingest.app import create_app as ingest_app
 from services.ingest.feeds import FeedRegistry, SecretBox
 from services.ingest.settings import IngestSettings
 from services.ingest.signing import signature_headers
-from services.stack import servers
 from services.stack.run import Stack
 from shared.storage import Storage
 from tests.conftest import sample
 from tests.edge.fronts import Answer, raw_get, running_nginx
 from tests.faults.figures import record
+from tests.stack import harness
 
 PLAIN = (b"bad request\n", b"not found\n")
 LEAKS = (b"<Error>", b"RequestId", b"pressroom-data", b"key_sha256", b"<?xml", b"nginx")
@@ -192,7 +192,7 @@ def test_readers_and_feeds_still_reach_every_public_route(
 def edge_without_upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An edge with the store and both APIs on ports nothing listens on."""
     dead = {
-        f"{name}_url": f"http://127.0.0.1:{servers.free_port()}"
+        f"{name}_url": f"http://127.0.0.1:{harness.free_port()}"
         for name in ("s3", "ingest", "counter")
     }
     logs = Path(tmp_path_factory.mktemp("dead-upstreams"))

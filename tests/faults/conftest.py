@@ -24,6 +24,7 @@ from shared.keys import Keys
 from shared.storage import Storage
 from tests.conftest import FRESH_PAGES, sample
 from tests.faults.figures import summary_lines
+from tests.stack import harness
 
 # Short enough that a test sees redelivery and reconciliation, long enough that a healthy
 # task is never redelivered while it runs.
@@ -83,7 +84,7 @@ class FaultStack:
         return exited
 
     def restart_infra(self, name: str) -> None:
-        self.stack.restart_infra(name)
+        harness.restart_infra(self.stack, name)
 
     def send_task(self, name: str, queue: str = "periodic", countdown: float = 0) -> None:
         """Put one task on this stack's broker, as beat would."""
@@ -134,7 +135,7 @@ def new_stack(home: Path, **extra_env: str) -> Stack:
 
 
 def start_fault_stack(stack: Stack) -> FaultStack:
-    stack.start_infra_on_free_ports()
+    harness.start_on_free_ports(stack)
     key = stack.start_apps()
     settings = stack.settings()
     return FaultStack(

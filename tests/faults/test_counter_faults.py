@@ -17,6 +17,7 @@ import pytest
 from services.stack import servers
 from tests.faults.conftest import FaultStack, running_stack, wait_for
 from tests.faults.figures import record
+from tests.stack import harness
 
 ARTICLES = 3
 
@@ -100,7 +101,7 @@ def test_no_acknowledged_hit_is_lost_when_the_counter_is_killed(
         acknowledged_at_kill = readers.total()
         fs.restart_app("counter")
         port = fs.stack.ports.counter
-        servers.wait_until(lambda: servers.port_open(port), "counter back", 30)
+        servers.wait_until(lambda: harness.port_open(port), "counter back", 30)
         wait_for(lambda: readers.total() >= acknowledged_at_kill + 300, "hits resumed", 30)
         readers.stopped.set()
 

@@ -27,6 +27,7 @@ from shared.storage import Storage
 from tests.faults.conftest import wait_for
 from tests.faults.figures import record
 from tests.render.test_rebuild import summary
+from tests.stack import harness
 
 ARTICLES = 2_000
 KILL_AFTER = 250  # articles recorded as done: the first batch
@@ -37,7 +38,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)
 def infra(tmp_path: Path) -> Iterator[Stack]:
     """Valkey and SeaweedFS of the test's own: killing the store harms no other test."""
     stack = Stack(tmp_path)
-    stack.start_infra_on_free_ports()
+    harness.start_on_free_ports(stack)
     try:
         yield stack
     finally:
@@ -127,7 +128,7 @@ def test_a_rebuild_cut_short_by_the_store_resumes_and_completes(infra: Stack) ->
     assert cut["failed"] > 0
     assert KILL_AFTER <= cut["pages written"] < ARTICLES
 
-    infra.restart_infra("s3")
+    harness.restart_infra(infra, "s3")
     second_code, second = pressroom(env, "rebuild")
 
     assert second_code == 0, second

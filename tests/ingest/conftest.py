@@ -17,8 +17,9 @@ from services.ingest.app import create_app
 from services.ingest.feeds import FeedRegistry, SecretBox, new_secrets_key
 from services.ingest.settings import IngestSettings
 from services.stack.run import Stack
-from services.stack.servers import free_port, wait_until
+from services.stack.servers import wait_until
 from tests.conftest import Isolated, new_isolated
+from tests.stack import harness
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -106,7 +107,7 @@ def module_api(stack: Stack) -> Iterator[Ingest]:
 
 def serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
     """Serve an ASGI app over real HTTP on a free port, in a thread of the test process."""
-    port = free_port()
+    port = harness.free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -23,6 +23,7 @@ from shared.models import article_key, pending_key
 from shared.settings import CommonSettings
 from shared.storage import Storage
 from tests.ingest.conftest import article
+from tests.stack import harness
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def fragile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.pressroom("init", "--feed", stack.feed, "--key", key)
         stack.start_app("render-worker-0", "render-worker", "--name", "fragile0", "--pool", "solo")
         stack.start_app("scheduler", "scheduler", "--state", str(stack.home / "beat"))
-        dead_broker = f"redis://127.0.0.1:{servers.free_port()}/0"
+        dead_broker = f"redis://127.0.0.1:{harness.free_port()}/0"
         ingest = Server(
             "ingest",
             [sys.executable, "-m", "services", "ingest", "--port", str(stack.ports.ingest)],
@@ -62,7 +63,7 @@ def start_infra(home: Path) -> Stack:
             "PRESSROOM_RECONCILE_GRACE_SECONDS": "1",
         },
     )
-    stack.start_infra_on_free_ports()
+    harness.start_on_free_ports(stack)
     return stack
 
 
@@ -116,7 +117,7 @@ def test_redis_down_means_503_and_nothing_stored(fragile: Stack, client: httpx.C
         refused = client.post("/v1/articles", json=article("redis-down-1"))
         ready = httpx.get(fragile.urls["ingest_url"] + "/readyz")
     finally:
-        fragile.restart_infra("valkey")
+        harness.restart_infra(fragile, "valkey")
 
     assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
@@ -139,7 +140,7 @@ def test_object_store_down_means_503_and_nothing_half_written(
     try:
         refused = client.post("/v1/articles", json=article("s3-down-1"))
     finally:
-        fragile.restart_infra("s3")
+        harness.restart_infra(fragile, "s3")
 
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"

@@ -24,6 +24,7 @@ from services.stack import servers
 from services.stack.run import Ports, Stack
 from tests.conftest import sample
 from tests.shared.otlp import ReceivedSpan, SpanReceiver
+from tests.stack import harness
 
 ARTICLES = 4
 
@@ -60,9 +61,9 @@ def answers(url: str) -> bool:
 def start_observed_stack(home: Path, session: Stack, receiver: SpanReceiver) -> Stack:
     tag = uuid.uuid4().hex[:8]
     ports = Ports(
-        edge=servers.free_port(),
-        ingest=servers.free_port(),
-        counter=servers.free_port(),
+        edge=harness.free_port(),
+        ingest=harness.free_port(),
+        counter=harness.free_port(),
         valkey=session.ports.valkey,
         s3=session.ports.s3,
     )
@@ -111,7 +112,7 @@ def observed(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with SpanReceiver() as receiver:
         mine = start_observed_stack(tmp_path_factory.mktemp("observed"), stack, receiver)
         try:
-            metrics_port = servers.free_port()
+            metrics_port = harness.free_port()
             start_worker(mine, metrics_port)
             worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
             wait_for(lambda: answers(f"{mine.urls['ingest_url']}/healthz"), "ingest")
@@ -226,7 +227,7 @@ def test_a_prefork_worker_without_a_metrics_directory_refuses_to_start(
 ) -> None:
     """Its /metrics would show the parent's empty values while the children count."""
     env = {k: v for k, v in observed.stack.env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    env["PRESSROOM_WORKER_METRICS_PORT"] = str(servers.free_port())
+    env["PRESSROOM_WORKER_METRICS_PORT"] = str(harness.free_port())
     argv = [sys.executable, "-m", "services", "render-worker", "--name", "refused"]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
 
