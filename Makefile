@@ -15,7 +15,7 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 VNU_VERSION := 26.9.27
 VNU    := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
 
-.PHONY: run test lint check-types system-deps run-deps bench compose-check clean lock
+.PHONY: run test test-unit lint check-types system-deps run-deps bench compose-check clean lock
 
 # Installed from the lock, so every machine and the image run the versions tested here;
 # `make lock` refreshes it after pyproject.toml's dependencies change.
@@ -65,6 +65,9 @@ check-types: $(BIN)/.installed
 
 test: $(BIN)/.installed system-deps $(VNU) lint check-types compose-check
 	$(BIN)/pytest
+
+test-unit: $(BIN)/.installed
+	$(BIN)/pytest -m unit
 
 compose-check: $(BIN)/.installed
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.counter.proxies import Network, TrustedProxies, canonical
+
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
 
 NETWORKS: list[Network] = [
     ipaddress.ip_network(n) for n in ("127.0.0.1/32", "::1/128", "10.0.0.0/8", "fd00::/8")

@@ -17,6 +17,8 @@ from services.edge import nginx
 from services.stack import servers
 from tests.deploy import catalog
 
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
+
 COMPOSE = catalog.compose()
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PRESSROOM = {name: s for name, s in SERVICES.items() if "pressroom" in str(s.get("image"))}

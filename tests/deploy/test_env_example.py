@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.deploy import catalog, envfile
+
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
 
 EXAMPLE = catalog.REPO / ".env.example"
 REGENERATE = ".venv/bin/python -m tests.deploy.envfile > .env.example"

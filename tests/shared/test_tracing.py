@@ -8,6 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.unit  # pure logic: no server, no browser
+
 PROBE = """
 import json, sys, threading
 from opentelemetry import trace
