@@ -7,7 +7,9 @@ Baselines in the same run: Debian's `hugo` building the same 5,000 articles to l
 cached sidebar, paginated channel lists, home, RSS, sitemap), the same Hugo build followed
 by `hugo deploy` into the same SeaweedFS (Hugo's pages where Pressroom's go), and bare S3
 PUTs of article-sized pages into the same SeaweedFS at several concurrencies (the best of
-them is what the store allows). One bound: Pressroom's article pages rendered by one
+them is what the store allows), and GET + PUT pairs through shared.storage's thread-safe
+client on threads and through its asyncio client (the rebuild's), with the client CPU of
+each. One bound: Pressroom's article pages rendered by one
 process from documents already in memory, with no store at all (what the renderer alone
 costs). The CPU that SeaweedFS and the client (Pressroom, or Hugo) spend per page is read
 from the kernel around the first rebuild and around Hugo's build + deploy: it says how many
@@ -16,6 +18,7 @@ of the machine's cores a given rate would take.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import multiprocessing
 import os
@@ -47,7 +50,7 @@ from services.render.rebuild import (
 from services.render.reindex import reindex
 from services.render.settings import RenderSettings
 from shared.models import Article
-from shared.storage import Storage, credentials
+from shared.storage import AsyncObjects, Storage, credentials
 
 ARTICLES = 5_000
 
@@ -270,7 +273,7 @@ def boto3_put_ceiling(settings: RenderSettings, threads: int) -> float:
     return CEILING_PUTS / (time.perf_counter() - started)
 
 
-def page_pair_ceiling(settings: RenderSettings, threads: int) -> float:
+def page_pair_ceiling(settings: RenderSettings, threads: int) -> tuple[float, float]:
     """GET of an article-sized document, then PUT of a page, per page, with nothing
     rendered: the requests a first rebuild makes for each article page."""
     storage = Storage.from_settings(settings)
@@ -281,10 +284,38 @@ def page_pair_ceiling(settings: RenderSettings, threads: int) -> float:
 
     for n in range(100):
         storage.data.put(f"ceiling/{n}.json", PAGE[:4_000], content_type="application/json")
-    started = time.perf_counter()
+    cpu, started = time.process_time(), time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(pair, range(CEILING_PUTS)))
-    return CEILING_PUTS / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return CEILING_PUTS / seconds, (time.process_time() - cpu) * 1e3 / CEILING_PUTS
+
+
+def page_pair_ceiling_asyncio(settings: RenderSettings, in_flight: int) -> tuple[float, float]:
+    """page_pair_ceiling over shared.storage's asyncio client (the rebuild's), and the client
+    CPU per pair: what the second transport must keep saving to stay."""
+    storage = Storage.from_settings(settings)
+    for n in range(100):
+        storage.data.put(f"ceiling/{n}.json", PAGE[:4_000], content_type="application/json")
+
+    async def pairs() -> None:
+        async with AsyncObjects(settings, in_flight=in_flight) as objects:
+            slots = asyncio.Semaphore(in_flight)
+
+            async def pair(n: int) -> None:
+                async with slots:
+                    await objects.get(settings.data_bucket, f"ceiling/{n % 100}.json")
+                    await objects.put(
+                        settings.site_bucket, f"apairs/{n}.html", PAGE,
+                        content_type="text/html", cache_control=None,
+                    )  # fmt: skip
+
+            await asyncio.gather(*(pair(n) for n in range(CEILING_PUTS)))
+
+    cpu, started = time.process_time(), time.perf_counter()
+    asyncio.run(pairs())
+    seconds = time.perf_counter() - started
+    return CEILING_PUTS / seconds, (time.process_time() - cpu) * 1e3 / CEILING_PUTS
 
 
 def put_ceiling(settings: RenderSettings, processes: int, threads: int) -> float:
@@ -370,7 +401,8 @@ def main() -> None:
         ceiling_settings = context(stack, "ceiling:").settings
         ceilings = {pt: put_ceiling(ceiling_settings, *pt) for pt in CEILINGS}
         boto3_rate = boto3_put_ceiling(ceiling_settings, 16)
-        pair_rate = page_pair_ceiling(ceiling_settings, 32)
+        pair_rate, pair_cpu = page_pair_ceiling(ceiling_settings, 32)
+        async_rate, async_cpu = page_pair_ceiling_asyncio(ceiling_settings, 32)
         render_seconds, rendered = render_only(ctx, articles)
     hugo_rate = hugo_pages / hugo_seconds
     first_rate = first.written / first_seconds
@@ -399,6 +431,12 @@ def main() -> None:
     print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / boto3_rate:>8.2f} {boto3_rate:>8.0f}")
     name = "bare GET+PUT per page, 1 x 32 threads"
     print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / pair_rate:>8.2f} {pair_rate:>8.0f}")
+    name = "bare GET+PUT per page, asyncio, 32"
+    print(f"{name:<40} {CEILING_PUTS:>7,} {CEILING_PUTS / async_rate:>8.2f} {async_rate:>8.0f}")
+    print(
+        f"client CPU per GET+PUT pair: threads {pair_cpu:.2f} ms, asyncio {async_cpu:.2f} ms "
+        f"({pair_cpu / async_cpu:.2f}x)"
+    )
     best = max(ceilings.values())
     pool = ctx.settings.rebuild_processes or os.cpu_count() or 1
     print(f"rebuild: {pool} processes x {ctx.settings.rebuild_threads} threads")

@@ -76,10 +76,10 @@ def rebuild_articles(
 class Renderers:
     """Where shares of jobs are rendered: worker processes, one per core by default.
 
-    Rendering and boto3 are CPU work that one process, holding the GIL, cannot spread over
-    the cores. The pool starts with the first full share, so a rebuild with little to do
-    (the second one, say) renders it here without starting processes; at most two shares
-    per process wait, so memory stays bounded however large the archive.
+    Rendering and signing S3 requests are CPU work that one process, holding the GIL,
+    cannot spread over the cores. The pool starts with the first full share, so a rebuild
+    with little to do (the second one, say) renders it here without starting processes; at
+    most two shares per process wait, so memory stays bounded however large the archive.
     """
 
     ctx: RenderContext

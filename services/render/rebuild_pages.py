@@ -3,9 +3,9 @@
 The process that runs the rebuild sorts the archive into unchanged pages and jobs (Redis
 round trips only); shares of jobs go to worker processes. Each runs one asyncio loop with
 up to PRESSROOM_REBUILD_THREADS jobs in flight, each reading one document, rendering it
-and writing it if its bytes changed (S3 over aiohttp: half the client CPU per request of
-urllib3 on threads). A batch's page hashes, fingerprints and progress are recorded in one
-Redis round trip.
+and writing it if its bytes changed (shared.storage's asyncio client: one loop spends
+less client CPU per request than threads do; `bench render_rebuild` prints both). A
+batch's page hashes, fingerprints and progress are recorded in one Redis round trip.
 """
 
 from __future__ import annotations
