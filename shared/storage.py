@@ -213,8 +213,10 @@ class AsyncObjects:
     judged as `Objects` does. Use as `async with AsyncObjects(settings, in_flight=n)`; at
     most n requests are open at once, the others wait for a connection."""
 
-    def __init__(self, settings: CommonSettings, *, in_flight: int, timeout: float = 10.0) -> None:
-        self._signer = Signer(settings)
+    def __init__(
+        self, settings: CommonSettings | Signer, *, in_flight: int, timeout: float = 10.0
+    ) -> None:
+        self._signer = settings if isinstance(settings, Signer) else Signer(settings)
         self._in_flight = in_flight
         self._timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -471,6 +473,10 @@ class Storage:
         return cls(
             site=Bucket(objects, settings.site_bucket), data=Bucket(objects, settings.data_bucket)
         )
+
+    def async_client(self, *, in_flight: int) -> AsyncObjects:
+        """The asyncio client, signing with these buckets' credentials (resolved once)."""
+        return AsyncObjects(self.site.objects.signer, in_flight=in_flight)
 
     def ensure_buckets(self) -> None:
         self.site.ensure_exists()

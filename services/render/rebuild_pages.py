@@ -179,7 +179,7 @@ async def _rebuild_pages(
             log.warning("render.rebuild.store_down", failed_in_a_row=in_a_row)
         return done
 
-    async with AsyncObjects(ctx.settings, in_flight=in_flight) as objects:
+    async with ctx.storage.async_client(in_flight=in_flight) as objects:
         for batch in batches(jobs, BATCH):
             results = await asyncio.gather(*(one(objects, job) for job in batch))
             _record(ctx, done_key, results, summary)  # a batch's Redis round trip, between batches

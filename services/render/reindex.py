@@ -14,7 +14,6 @@ from services.render.context import RenderContext
 from services.render.rebuild import article_documents, batches
 from services.render.service import index_fields
 from shared.models import Article, article_key
-from shared.storage import AsyncObjects
 
 
 @dataclass
@@ -46,7 +45,7 @@ async def _read_and_index(
     ctx: RenderContext, ids: list[str], indexes: Indexes, advance: Callable[[int], None]
 ) -> None:
     # AsyncObjects keeps at most `in_flight` requests open; the rest of a batch waits there.
-    async with AsyncObjects(ctx.settings, in_flight=ctx.settings.rebuild_threads) as objects:
+    async with ctx.storage.async_client(in_flight=ctx.settings.rebuild_threads) as objects:
 
         async def read(article_id: str) -> Article | None:
             raw = await objects.get(ctx.storage.data.name, article_key(article_id))

@@ -21,8 +21,9 @@ from services.stack import servers
 from services.stack.run import Stack
 from services.stack.servers import S3Access
 from shared.settings import CommonSettings
-from shared.storage import AsyncObjects, NoCredentials, Storage, StorageRefused
+from shared.storage import NoCredentials, Storage, StorageRefused
 from tests.conftest import Isolated, new_isolated
+from tests.stack import harness
 
 CHAIN = {"s3_access_key_id": None, "s3_secret_access_key": None}
 
@@ -46,7 +47,7 @@ def reads_and_writes(settings: CommonSettings) -> tuple[bytes | None, bytes | No
     store.data.put("articles/sync.json", b'{"sync": 1}', content_type="application/json")
 
     async def through_asyncio() -> bytes | None:
-        async with AsyncObjects(settings, in_flight=2) as objects:
+        async with store.async_client(in_flight=2) as objects:
             await objects.put(
                 settings.site_bucket, "async.html", b"<p>async</p>", content_type="text/html",
                 cache_control=None,
@@ -186,7 +187,7 @@ def sts_config(path: Path) -> Path:
 def sts_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The stack's Valkey, and its SeaweedFS (same identities and locks) with STS on."""
     home = tmp_path_factory.mktemp("sts")
-    port = servers.free_seaweedfs_port()
+    port = harness.free_seaweedfs_port()
     store = servers.seaweedfs(
         port, home / "s3", home / "s3.log", access=S3Access(*stack.credentials)
     )
