@@ -11,7 +11,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from services.stack import servers
 from shared.settings import CommonSettings
 from shared.storage import (
     AsyncObjects,
@@ -23,6 +22,7 @@ from shared.storage import (
 )
 from tests.conftest import Isolated
 from tests.shared.reader import boto3_client
+from tests.stack import harness
 
 KEYS = [
     "news/2026/11/26/0000000000000000000a.html",
@@ -85,7 +85,7 @@ def test_a_missing_bucket_is_an_error_not_a_silent_loss(isolated: Isolated) -> N
 
 
 def test_a_store_that_does_not_answer_raises_storage_unavailable() -> None:
-    dead = servers.free_port()
+    dead = harness.free_port()
     store = Storage.from_settings(
         CommonSettings(environment="test", s3_endpoint_url=f"http://127.0.0.1:{dead}")
     )
@@ -156,7 +156,7 @@ def test_a_refusal_reads_the_same_from_either_client(isolated: Isolated) -> None
 
 def test_a_store_that_does_not_answer_reads_the_same_from_either_client() -> None:
     dead = CommonSettings(
-        environment="test", s3_endpoint_url=f"http://127.0.0.1:{servers.free_port()}"
+        environment="test", s3_endpoint_url=f"http://127.0.0.1:{harness.free_port()}"
     )
 
     async def read_async() -> bytes | None:
