@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -220,8 +221,14 @@ def test_a_signed_feed_signs_the_path_below_the_api_and_passes_the_edge(
     _, key = registry.add("edge-signed", signing_secret="edge-secret")
     article = json.loads(sample()) | {"external_id": "edge signed ~%"}
     body = json.dumps(article).encode()
-    signed = signature_headers("edge-secret", body, method="POST", path="/v1/articles")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    # ingest reads the feed registry again within PRESSROOM_FEED_CACHE_SECONDS
+    unknown = f"{edge_url}/api/ingest/v1/articles/{'0' * 20}"
+    deadline = time.monotonic() + 30
+    while client.get(unknown, headers=headers).status_code == 401:
+        assert time.monotonic() < deadline, "the new feed's key was never accepted"
+        time.sleep(0.2)
+    signed = signature_headers("edge-secret", body, method="POST", path="/v1/articles")
     posted = client.post(
         f"{edge_url}/api/ingest/v1/articles", content=body, headers=headers | signed
     )
