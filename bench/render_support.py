@@ -38,13 +38,8 @@ def infra() -> Iterator[Stack]:
 
 
 def context(stack: Stack, prefix: str, **overrides: object) -> RenderContext:
-    fields: dict[str, object] = {
-        "environment": "development",
-        "redis_url": stack.urls["redis_url"],
-        "s3_endpoint_url": stack.urls["s3_url"],
-        "s3_access_key_id": stack.credentials[0],
-        "s3_secret_access_key": stack.credentials[1],
-        "key_prefix": prefix,
+    reach = stack.settings(environment="development", key_prefix=prefix)
+    fields: dict[str, object] = reach.model_dump(exclude_unset=True) | {
         "site_bucket": f"{prefix.strip(':')}-site",
         "data_bucket": f"{prefix.strip(':')}-data",
         "hot_refresh_seconds": 0,
