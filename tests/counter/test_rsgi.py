@@ -101,40 +101,32 @@ def test_readers_are_told_apart_across_several_forwarded_for_lines(counter: Coun
     assert counts == [1, 1, 2]
 
 
-def test_a_counter_that_cannot_reach_valkey_does_not_start(tmp_path: Path) -> None:
-    """It exits, so that its supervisor sees it, rather than serving 500s."""
-    nobody = harness.free_port()
+def counter_exit_status(tmp_path: Path, redis_url: str) -> tuple[int, servers.Server]:
+    """Start a counter on `redis_url` and wait for it to exit (it must not serve)."""
     argv = [sys.executable, "-m", "services", "counter", "--port", str(harness.free_port())]
     env = {
         "PRESSROOM_ENVIRONMENT": "test",
-        "PRESSROOM_REDIS_URL": f"redis://127.0.0.1:{nobody}/0",
-        "PRESSROOM_LOG_JSON": "false",
+        "PRESSROOM_REDIS_URL": redis_url,
+        "PRESSROOM_LOG_JSON": "true",
     }
-    counter = servers.Server("counter", argv, tmp_path / "log", env=env)
-    counter.start()
+    counter = servers.Server("counter", argv, tmp_path / "log", env=env).start()
     assert counter.process is not None
     try:
-        status = counter.process.wait(30)
+        return counter.process.wait(30), counter
     finally:
         counter.kill()
+
+
+def test_a_counter_that_cannot_reach_valkey_does_not_start(tmp_path: Path) -> None:
+    """It exits, so that its supervisor sees it, rather than serving 500s."""
+    status, _ = counter_exit_status(tmp_path, f"redis://127.0.0.1:{harness.free_port()}/0")
     assert status != 0
 
 
 def test_a_counter_asked_for_tls_on_a_single_server_refuses_to_start(tmp_path: Path) -> None:
     """The group commit's own connection speaks no TLS: the counter says so and exits,
     rather than count hits some other way."""
-    argv = [sys.executable, "-m", "services", "counter", "--port", str(harness.free_port())]
-    env = {
-        "PRESSROOM_ENVIRONMENT": "test",
-        "PRESSROOM_REDIS_URL": f"rediss://127.0.0.1:{harness.free_port()}/0",
-        "PRESSROOM_LOG_JSON": "true",
-    }
-    counter = servers.Server("counter", argv, tmp_path / "log", env=env).start()
-    assert counter.process is not None
-    try:
-        status = counter.process.wait(30)
-    finally:
-        counter.kill()
+    status, counter = counter_exit_status(tmp_path, f"rediss://127.0.0.1:{harness.free_port()}/0")
     assert status != 0
     failures = [
         json.loads(line)
