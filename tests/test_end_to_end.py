@@ -80,3 +80,18 @@ def test_run_file_names_a_working_stack(live: Stack) -> None:
     assert set(run_file) >= {"site_url", "ingest_url", "counter_url", "feed", "key"}
     assert httpx.get(run_file["ingest_url"] + "/readyz").json()["status"] == "ok"
     assert httpx.get(run_file["counter_url"] + "/readyz").json()["status"] == "ok"
+
+
+def test_a_replay_of_a_published_article_says_published(
+    ingest: httpx.Client, site: httpx.Client
+) -> None:
+    article = json.loads(sample())
+    article["external_id"] = f"e2e-replay-{time.time_ns()}"
+    accepted = ingest.post("/v1/articles", json=article).json()
+    assert wait_for_page(site, page_path(accepted["url"])).status_code == 200
+
+    replay = ingest.post("/v1/articles", json=article)
+
+    assert replay.status_code == 200
+    assert replay.json()["changed"] is False
+    assert replay.json()["status"] == "published"

@@ -183,11 +183,7 @@ def _commit(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bo
 
 def article_state(ctx: IngestContext, feed: Feed, aid: str) -> ArticleState:
     article = _owned(ctx, feed, aid)
-    meta: dict[str, str] = {}
-    try:
-        meta = ctx.redis.hgetall(ctx.keys.article(aid))  # type: ignore[assignment]
-    except redis.RedisError:
-        log.warning("ingest.status.redis_unavailable", id=aid)
+    meta = _render_state(ctx, aid)
     rendered = int(meta["rendered_version"]) if meta.get("rendered_version") else None
     return ArticleState(
         id=aid,
@@ -211,6 +207,15 @@ def require_redis(ctx: IngestContext) -> None:
         ctx.redis.ping()
     except redis.RedisError as exc:
         raise StoreUnavailable(ctx.settings.retry_after_seconds, "Redis") from exc
+
+
+def _render_state(ctx: IngestContext, aid: str) -> dict[str, str]:
+    """What render recorded of the article; empty when Redis does not answer."""
+    try:
+        return ctx.redis.hgetall(ctx.keys.article(aid))  # type: ignore[return-value]
+    except redis.RedisError:
+        log.warning("ingest.status.redis_unavailable", id=aid)
+        return {}
 
 
 def _status(article: Article, meta: dict[str, str], rendered: int | None) -> ArticleStatus:
@@ -326,6 +331,10 @@ def _accepted(
     ctx: IngestContext, article: Article, *, changed: bool, detail: str = ""
 ) -> ArticleAccepted:
     status = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.QUEUED
+    if not changed:  # a replay: say where the stored version stands, not "queued"
+        meta = _render_state(ctx, article.id)
+        rendered = int(meta["rendered_version"]) if meta.get("rendered_version") else None
+        status = _status(article, meta, rendered)
     return ArticleAccepted(
         id=article.id,
         version=article.version,
