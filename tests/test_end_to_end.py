@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import redis
@@ -24,6 +25,17 @@ def wait_for_page(site: httpx.Client, path: str, timeout: float = 10.0) -> httpx
 
 def page_path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
+
+
+def published_sample(
+    ingest: httpx.Client, site: httpx.Client, tag: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Publish the sample under a new external_id: the article sent and ingest's answer,
+    once its page is up."""
+    article = json.loads(sample()) | {"external_id": f"e2e-{tag}-{time.time_ns()}"}
+    accepted: dict[str, Any] = ingest.post("/v1/articles", json=article).json()
+    assert wait_for_page(site, page_path(accepted["url"])).status_code == 200
+    return article, accepted
 
 
 def test_posted_article_is_live_through_the_edge(ingest: httpx.Client, site: httpx.Client) -> None:
@@ -48,10 +60,7 @@ def test_posted_article_is_live_through_the_edge(ingest: httpx.Client, site: htt
 def test_click_count_goes_up_by_one_per_hit_through_the_edge(
     ingest: httpx.Client, site: httpx.Client
 ) -> None:
-    article = json.loads(sample())
-    article["external_id"] = f"e2e-count-{time.time_ns()}"
-    accepted = ingest.post("/v1/articles", json=article).json()
-    assert wait_for_page(site, page_path(accepted["url"])).status_code == 200
+    _, accepted = published_sample(ingest, site, "count")
 
     first = site.post(f"/api/counter/v1/hits/{accepted['id']}")
     second = site.post(f"/api/counter/v1/hits/{accepted['id']}")
@@ -85,10 +94,7 @@ def test_run_file_names_a_working_stack(live: Stack) -> None:
 def test_a_replay_of_a_published_article_says_published(
     ingest: httpx.Client, site: httpx.Client
 ) -> None:
-    article = json.loads(sample())
-    article["external_id"] = f"e2e-replay-{time.time_ns()}"
-    accepted = ingest.post("/v1/articles", json=article).json()
-    assert wait_for_page(site, page_path(accepted["url"])).status_code == 200
+    article, _ = published_sample(ingest, site, "replay")
 
     replay = ingest.post("/v1/articles", json=article)
 
