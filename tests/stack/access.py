@@ -57,3 +57,16 @@ def refused(answer: httpx.Response) -> bool:
     if answer.status_code >= 400:
         return True
     return b"<Deleted>" not in answer.content and b"<Code>AccessDenied</Code>" in answer.content
+
+
+def filer_probe(folder_url: str) -> tuple[tuple[int, int, int], bytes]:
+    """Read, list and write a folder of the filer's own HTTP API, which goes round S3's
+    authorisation: the three statuses, and every byte read or listed."""
+    read = httpx.get(f"{folder_url}/feed.json")
+    listing = httpx.get(f"{folder_url}/", headers={"Accept": "application/json"})
+    write = httpx.post(f"{folder_url}/planted.json", files={"file": b"{}"})
+    return (
+        read.status_code,
+        listing.status_code,
+        write.status_code,
+    ), read.content + listing.content
