@@ -35,6 +35,9 @@ class Article(BaseModel):
     cover_image: str | None = None
     received_at: datetime
     unpublished: bool = False
+    embargoed: datetime | None = Field(default=None, description="Shown nowhere before this")
+    updated_at: datetime | None = Field(default=None, description="Last change after publication")
+    correction: str = Field(default="", description="更正: what a correction changed")
     fingerprint: str = Field(default="", description="Hash of the feed's input, to spot replays")
 
 
