@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class ArticleStatus(StrEnum):
@@ -13,6 +13,18 @@ class ArticleStatus(StrEnum):
     PUBLISHED = "published"
     UNPUBLISHED = "unpublished"
     FAILED = "failed"
+
+
+class ArticleImage(BaseModel):
+    """A picture an article shows: fetched by media, served from the site bucket."""
+
+    ref: str = Field(default="", description="media's picture ref; empty: derive from source")
+    source: str = Field(description="http(s) URL or media:<id> (an upload)")
+    caption: str = ""
+    credit: str = Field(default="", description="图片来源")
+    alt: str = ""
+    decorative: bool = False
+    inline: bool = Field(default=False, description="Shown inside body_html, not as the lead")
 
 
 class Article(BaseModel):
@@ -32,13 +44,36 @@ class Article(BaseModel):
     tags: list[str] = Field(default_factory=list)
     headline: bool = False
     published_at: datetime
-    cover_image: str | None = None
+    cover_image: str | None = Field(default=None, description="Legacy: read into images")
+    images: list[ArticleImage] = Field(default_factory=list)
+    lead_image: str | None = Field(default=None, description="ref of the lead; else the first")
     received_at: datetime
     unpublished: bool = False
     embargoed: datetime | None = Field(default=None, description="Shown nowhere before this")
     updated_at: datetime | None = Field(default=None, description="Last change after publication")
     correction: str = Field(default="", description="更正: what a correction changed")
     fingerprint: str = Field(default="", description="Hash of the feed's input, to spot replays")
+
+    @model_validator(mode="after")
+    def _cover_is_an_image(self) -> Article:
+        """Documents stored before pictures had a bare cover_image URL: it becomes the lead
+        picture, so old articles are served from the site bucket like new ones."""
+        if self.cover_image and not any(i.source == self.cover_image for i in self.images):
+            self.images.insert(0, ArticleImage(source=self.cover_image))
+        self.cover_image = None
+        return self
+
+    @property
+    def lead(self) -> ArticleImage | None:
+        """The picture above the body: `lead_image` if it names one, else the first that is
+        not inline (an inline picture already shows in the body)."""
+        named = [i for i in self.images if self.lead_image and i.ref == self.lead_image]
+        return next(iter(named or [i for i in self.images if not i.inline]), None)
+
+    @property
+    def thumbnail(self) -> ArticleImage | None:
+        """What lists and the 焦点图 show: the lead, else the first picture of the body."""
+        return self.lead or next(iter(self.images), None)
 
 
 def article_key(article_id: str) -> str:
