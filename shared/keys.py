@@ -139,6 +139,33 @@ class Keys:
         re-derived afterwards."""
         return f"{self.prefix}counter:salt:{day}"
 
+    # --- media (a picture's keys share the hash tag `{m:<ref>}`) -------------------------
+    def picture(self, ref: str) -> str:
+        """String: the picture's record (services/media/schemas.py Picture, JSON); the
+        data bucket's media/pictures/<ref>.json is the durable copy."""
+        return f"{self.prefix}m:{{m:{ref}}}"
+
+    def picture_articles(self, ref: str) -> str:
+        """Set: ids of the articles whose current version shows the picture."""
+        return f"{self.prefix}m:{{m:{ref}}}:articles"
+
+    def picture_fetching(self, ref: str) -> str:
+        """String, expiring: a media.fetch of the picture is queued or running."""
+        return f"{self.prefix}m:{{m:{ref}}}:fetching"
+
+    def article_pictures(self, article_id: str) -> str:
+        """Set: refs of the pictures the article's current version shows."""
+        return f"{self.prefix}a:{{{article_id}}}:pictures"
+
+    def digest_pictures(self, sha256: str) -> str:
+        """Set: refs whose bytes have this SHA-256 (one original and one set of renditions)."""
+        return f"{self.prefix}m:{{d:{sha256}}}:refs"
+
+    @property
+    def unlinked_pictures(self) -> str:
+        """Sorted set: ref -> when its last article let go of it (epoch s), for the sweep."""
+        return f"{self.prefix}m:unlinked"
+
     # --- ingest ------------------------------------------------------------------------
     def idempotency(self, feed: str, key: str) -> str:
         return f"{self.prefix}idem:{feed}:{key}"

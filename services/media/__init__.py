@@ -1,0 +1,1 @@
+"""Media: pictures fetched from feeds or uploaded, checked, and rendered to the site bucket."""
