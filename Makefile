@@ -14,6 +14,9 @@ APT    := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # The Nu HTML Checker the render tests validate every page kind with (runs on the JDK).
 VNU_VERSION := 26.9.27
 VNU    := $(VENV)/vnu/node_modules/vnu-jar/build/dist/vnu.jar
+# axe-core, which the accessibility tests inject into every page kind in Chromium.
+AXE_VERSION := 4.14.1
+AXE    := $(VENV)/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test test-unit lint check-types system-deps run-deps bench compose-check clean lock
 
@@ -40,6 +43,9 @@ lock:
 $(VNU):
 	npm install --silent --prefix $(VENV)/vnu --no-save --no-audit --no-fund --ignore-scripts vnu-jar@$(VNU_VERSION)
 
+$(AXE):
+	npm install --silent --prefix $(VENV)/axe --no-save --no-audit --no-fund --ignore-scripts axe-core@$(AXE_VERSION)
+
 system-deps:
 	@missing=""; for pkg in $(DEBS); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
@@ -63,7 +69,7 @@ lint: $(BIN)/.installed
 check-types: $(BIN)/.installed
 	$(BIN)/mypy services shared tests bench
 
-test: $(BIN)/.installed system-deps $(VNU) lint check-types compose-check
+test: $(BIN)/.installed system-deps $(VNU) $(AXE) lint check-types compose-check
 	$(BIN)/pytest
 
 test-unit: $(BIN)/.installed
