@@ -25,6 +25,7 @@ RUN groupadd --gid 1000 pressroom \
 COPY --from=build /venv /venv
 WORKDIR /app
 COPY config/site.toml config/site.toml
+COPY config/pages.toml config/pages.toml
 COPY deploy/healthcheck.py deploy/healthcheck.py
 ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -105,6 +105,11 @@ class Keys:
         return f"{self.prefix}{{render}}:sidebar-html"
 
     @property
+    def site_pages(self) -> str:
+        """Set: slugs of the site pages published at /{slug}.html (the sitemap lists them)."""
+        return f"{self.prefix}{{render}}:site-pages"
+
+    @property
     def outbox_done(self) -> str:
         """Set: ids rendered whose `pending/` entry the next flush deletes (in one request)."""
         return f"{self.prefix}{{render}}:outbox-done"

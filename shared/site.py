@@ -7,18 +7,30 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Link(BaseModel):
+    """A link of the nav or footer: to a URL, or to a site page by its slug."""
+
     title: str
-    url: str
+    url: str = ""
+    page: str | None = Field(default=None, description="A site page's slug: url /{page}.html")
+
+    @model_validator(mode="after")
+    def _page_or_url(self) -> Link:
+        if (self.page is None) == (not self.url):
+            raise ValueError("a link names either a url or a page")
+        if self.page is not None:
+            self.url = f"/{self.page}.html"
+        return self
 
 
 class Channel(BaseModel):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     name: str
     in_nav: bool = True
+    description: str = Field(default="", description="Meta description of its list pages")
 
 
 class Footer(BaseModel):
@@ -37,6 +49,7 @@ class Footer(BaseModel):
 class SiteConfig(BaseModel):
     name: str
     base_url: str = Field(description="Public origin of the site, e.g. https://news.example.cn")
+    description: str = Field(default="", description="Meta description of the home page")
     language: str = "zh-CN"
     timezone: str = Field(default="Asia/Shanghai", description="Dates on pages are shown here")
     counter_path: str = Field(
