@@ -114,6 +114,37 @@ class Keys:
         """Set: ids rendered whose `pending/` entry the next flush deletes (in one request)."""
         return f"{self.prefix}{{render}}:outbox-done"
 
+    # --- site search (services/render/search/; written by the flush alone) -------------
+    @property
+    def search_queue(self) -> str:
+        """Hash: article id -> its search document (JSON) for the next flush; "" = remove."""
+        return f"{self.prefix}{{render}}:search:queue"
+
+    @property
+    def search_numbers(self) -> str:
+        """Hash: article id -> its search document number."""
+        return f"{self.prefix}{{render}}:search:numbers"
+
+    @property
+    def search_owners(self) -> str:
+        """Hash: search document number -> the article id holding it."""
+        return f"{self.prefix}{{render}}:search:owners"
+
+    @property
+    def search_gone(self) -> str:
+        """Set: document numbers withdrawn, left out of every segment merged from now on."""
+        return f"{self.prefix}{{render}}:search:gone"
+
+    @property
+    def search_manifest(self) -> str:
+        """String: the live segments (JSON), as search/manifest.json on the site bucket."""
+        return f"{self.prefix}{{render}}:search:manifest"
+
+    @property
+    def search_retired(self) -> str:
+        """Sorted set: "<segment id>:<shards>" merged away -> when (epoch s); deleted later."""
+        return f"{self.prefix}{{render}}:search:retired"
+
     def document_cache(self, article_id: str) -> str:
         """String, short-lived: the article document just rendered, for its neighbours' flush."""
         return f"{self.prefix}renderdoc:{{{article_id}}}"
