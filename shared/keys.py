@@ -202,6 +202,18 @@ class Keys:
         """Sorted set: ref -> when its last article let go of it (epoch s), for the sweep."""
         return f"{self.prefix}m:unlinked"
 
+    # --- scheduled publishing (one hash tag `{sched}`: the claim script takes both) ----
+    @property
+    def due(self) -> str:
+        """Sorted set: embargoed article id -> its embargo instant (epoch s); read by range."""
+        return f"{self.prefix}{{sched}}:due"
+
+    @property
+    def releasing(self) -> str:
+        """Sorted set: id claimed by a scheduler -> when its lease ends (epoch s); render
+        removes it once the page is live, an expired lease is claimed again."""
+        return f"{self.prefix}{{sched}}:releasing"
+
     # --- ingest ------------------------------------------------------------------------
     def idempotency(self, feed: str, key: str) -> str:
         return f"{self.prefix}idem:{feed}:{key}"

@@ -13,6 +13,7 @@ class ArticleStatus(StrEnum):
     PUBLISHED = "published"
     UNPUBLISHED = "unpublished"
     FAILED = "failed"
+    SCHEDULED = "scheduled"  # held by an embargo until its instant
 
 
 class ArticleImage(BaseModel):
@@ -74,6 +75,10 @@ class Article(BaseModel):
     def thumbnail(self) -> ArticleImage | None:
         """What lists and the 焦点图 show: the lead, else the first picture of the body."""
         return self.lead or next(iter(self.images), None)
+
+    def held_at(self, now: datetime) -> bool:
+        """Whether an embargo still hides this version at `now` (readers see nothing of it)."""
+        return not self.unpublished and self.embargoed is not None and self.embargoed > now
 
 
 def article_key(article_id: str) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.ingest import batch, formats, service
+from services.ingest import batch, editorial, formats, service
 from services.ingest.errors import (
     BodyTooLarge,
     BodyTooSlow,
@@ -23,7 +23,7 @@ from services.ingest.feeds import Feed
 from services.ingest.idempotency import idempotent
 from services.ingest.metrics import ARTICLES_ACCEPTED, ARTICLES_UNCHANGED
 from services.ingest.openapi import ARTICLE_BODY, BATCH_BODY
-from services.ingest.schemas import ArticleAccepted, ArticleState, BatchAccepted
+from services.ingest.schemas import ArticleAccepted, ArticleState, BatchAccepted, VersionsOut
 from services.ingest.signing import claim_signature, verify_signature
 from shared.http import PROBLEM_JSON
 from shared.ids import article_id as article_id_for
@@ -143,7 +143,8 @@ async def _publish_collection(
     openapi_extra=ARTICLE_BODY,
     summary="Publish an article, or every item of an RSS / Atom document",
     description="202 when a new version was stored, 200 when nothing changed. A ninjs "
-    "document with pubstatus canceled or withheld unpublishes. RSS and Atom answer "
+    "document with pubstatus canceled unpublishes; withheld stores the version shown "
+    "nowhere until a later one; `embargoed` holds it until that instant. RSS and Atom answer "
     "with one result per item, as `POST /v1/articles:batch` does (BatchAccepted). "
     "Honours Idempotency-Key.",
 )
@@ -251,3 +252,15 @@ async def delete_article(
 )
 async def get_article(article_id: str, ctx: ContextDep, feed: FeedDep) -> ArticleState:
     return await run_in_threadpool(service.article_state, ctx, feed, article_id)
+
+
+@router.get(
+    "/articles/{article_id}/versions",
+    response_model=VersionsOut,
+    responses=PROBLEM_RESPONSES,
+    summary="Every stored version of an article: number, receipt, title, correction, kills",
+)
+async def get_versions(article_id: str, ctx: ContextDep, feed: FeedDep) -> VersionsOut:
+    return await run_in_threadpool(
+        editorial.article_versions, ctx.storage, ctx.settings, feed.name, article_id
+    )

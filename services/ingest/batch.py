@@ -21,10 +21,10 @@ def publish_item(ctx: service.IngestContext, feed: Feed, item: Item) -> ArticleA
     """Publish or withdraw one parsed item; errors are raised as for a single request."""
     if item.errors or item.article is None:
         raise InvalidArticle(item.errors)
-    if item.withdraw:  # ninjs pubstatus canceled / withheld, at the document's version
+    if item.withdraw:  # ninjs pubstatus canceled, at the document's version
         aid = article_id(feed.name, item.article.external_id)
         return service.unpublish_article(ctx, feed, aid, item.article.version)
-    return service.publish_article(ctx, feed, item.article)
+    return service.publish_article(ctx, feed, item.article, held=item.hold)
 
 
 def publish_items(ctx: service.IngestContext, feed: Feed, items: list[Item]) -> BatchAccepted:

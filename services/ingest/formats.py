@@ -41,6 +41,7 @@ class Item:
     external_id: str | None = None
     article: ArticleIn | None = None
     withdraw: bool = False
+    hold: bool = False  # ninjs withheld: stored, shown nowhere until a later version
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -114,7 +115,7 @@ def _ninjs_item(index: int, document: Any, channel: str | None = None, prefix: s
     except ValidationError as exc:
         item.errors = field_errors(list(exc.errors()), prefix)
         return item
-    item.external_id, item.withdraw = ninjs.uri, ninjs.withdrawn
+    item.external_id, item.withdraw, item.hold = ninjs.uri, ninjs.withdrawn, ninjs.held
     try:
         item.article = ArticleIn.model_validate(native_fields(ninjs))
     except ValidationError as exc:

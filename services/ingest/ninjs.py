@@ -8,9 +8,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.ingest.sanitize import paragraphs, plain_text
 
-# pubstatus values that mean "take it down": canceled (withdrawn for good) and withheld
-# (embargoed or held back) both must stop showing the page.
-WITHDRAWN = {"canceled", "withheld"}
+# pubstatus canceled takes the story down for good; withheld holds this version's text hidden
+# until a later `usable` version releases it (both stop showing the page).
+WITHDRAWN = {"canceled"}
+HELD = {"withheld"}
 
 
 class NinjsText(BaseModel):
@@ -40,6 +41,7 @@ class NinjsDocument(BaseModel):
     firstcreated: AwareDatetime | None = None
     contentcreated: AwareDatetime | None = None
     versioncreated: AwareDatetime | None = None
+    embargoed: AwareDatetime | None = None
     headlines: list[NinjsText] = Field(default_factory=list)
     bodies: list[NinjsText] = Field(default_factory=list)
     descriptions: list[NinjsText] = Field(default_factory=list)
@@ -61,6 +63,10 @@ class NinjsDocument(BaseModel):
     def withdrawn(self) -> bool:
         return self.pubstatus.lower() in WITHDRAWN
 
+    @property
+    def held(self) -> bool:
+        return self.pubstatus.lower() in HELD
+
 
 # When the native model rejects a mapped field, name the ninjs field the feed sent.
 NINJS_FIELD = {
@@ -72,6 +78,8 @@ NINJS_FIELD = {
     "source": "infosources",
     "tags": "subjects",
     "published_at": "firstcreated",
+    "embargoed": "embargoed",
+    "updated_at": "versioncreated",
     "version": "version",
 }
 
@@ -123,6 +131,8 @@ def native_fields(doc: NinjsDocument) -> dict[str, Any]:
         "source": source or "",
         "tags": list(dict.fromkeys(tags)),
         "published_at": published,
+        "embargoed": doc.embargoed,
+        "updated_at": doc.versioncreated,
         "version": _version(doc.version),
     }
     return {k: v for k, v in fields.items() if v is not None}

@@ -38,6 +38,13 @@ class ArticleIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     headline: bool = Field(default=False, description="头条 flag")
     published_at: AwareDatetime | None = Field(default=None, description="RFC 3339")
+    embargoed: AwareDatetime | None = Field(
+        default=None, description="RFC 3339: shown nowhere before this instant; null lifts it"
+    )
+    updated_at: AwareDatetime | None = Field(
+        default=None, description="RFC 3339: when the story last changed (更新时间)"
+    )
+    correction: str = Field(default="", max_length=2_000, description="更正 notice to show")
     version: int | None = Field(default=None, ge=1, le=2**53)
     cover_image: HttpUrl | None = None
 
@@ -55,7 +62,7 @@ class ArticleIn(BaseModel):
                 raise ValueError(f"contains {bad}, a character XML 1.0 does not allow")
         return value
 
-    @field_validator("title", "source", "author", "editor", "summary")
+    @field_validator("title", "source", "author", "editor", "summary", "correction")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
@@ -97,6 +104,25 @@ class ArticleState(BaseModel):
     published_at: datetime
     rendered_at: datetime | None = None
     error: str | None = None
+    embargoed: datetime | None = Field(default=None, description="scheduled: live at this instant")
+    updated_at: datetime | None = None
+    correction: str = ""
+
+
+class VersionOut(BaseModel):
+    """One stored version of an article, as the feed sent it."""
+
+    version: int
+    received_at: datetime
+    title: str
+    correction: str = ""
+    embargoed: datetime | None = None
+    withdrawn: bool = Field(description="A kill or hold: the page was taken down")
+
+
+class VersionsOut(BaseModel):
+    id: str
+    versions: list[VersionOut] = Field(description="Oldest first; a withdrawal after its publish")
 
 
 class BatchIn(BaseModel):

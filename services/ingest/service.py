@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
+from services.ingest import editorial
 from services.ingest.errors import (
     ArticleBodyTooLarge,
     ArticleBusy,
@@ -60,8 +61,11 @@ COMMIT_ATTEMPTS = 20
 Decision = Callable[[Article | None], "Article | str"]
 
 
-def publish_article(ctx: IngestContext, feed: Feed, incoming: ArticleIn) -> ArticleAccepted:
-    """Store a new version durably, index it, and ask render for the page."""
+def publish_article(
+    ctx: IngestContext, feed: Feed, incoming: ArticleIn, *, held: bool = False
+) -> ArticleAccepted:
+    """Store a new version durably, index it, and ask render for the page (or, `held`,
+    store it shown nowhere until a later version releases it)."""
     channel = incoming.channel or ctx.site.default_channel
     if ctx.site.channel(channel) is None:
         raise UnknownChannel(channel, [c.slug for c in ctx.site.channels])
@@ -70,10 +74,14 @@ def publish_article(ctx: IngestContext, feed: Feed, incoming: ArticleIn) -> Arti
     fingerprint = content_fingerprint(incoming)
 
     def decide(current: Article | None) -> Article | str:
-        unchanged = _unchanged_reason(current, incoming, fingerprint)
+        if held:
+            unchanged = editorial.held_unchanged(current, incoming)
+        else:
+            unchanged = _unchanged_reason(current, incoming, fingerprint)
         if unchanged:
             return unchanged
-        return _new_version(aid, feed, incoming, channel, body, current, fingerprint)
+        new = _new_version(aid, feed, incoming, channel, body, current, fingerprint)
+        return editorial.revise(new, incoming, current, new.received_at, held=held)
 
     article, changed, detail = _commit(ctx, aid, decide)
     if changed:
@@ -152,8 +160,9 @@ def unpublish_article(
         if target == current.version and current.unpublished:
             return "already unpublished"
         # the fingerprint stays: a replay of the withdrawn text must not bring it back
-        update = {"version": target, "unpublished": True, "received_at": datetime.now(UTC)}
-        return current.model_copy(update=update)
+        now = datetime.now(UTC)
+        update = {"version": target, "unpublished": True, "received_at": now}
+        return current.model_copy(update=update | editorial.withdrawal_update(current, now))
 
     withdrawn, changed, detail = _commit(ctx, aid, decide)
     if changed:
@@ -199,6 +208,9 @@ def article_state(ctx: IngestContext, feed: Feed, aid: str) -> ArticleState:
         if meta.get("rendered_at")
         else None,
         error=meta.get("error") or None,
+        embargoed=article.embargoed,
+        updated_at=article.updated_at,
+        correction=article.correction,
     )
 
 
@@ -219,6 +231,8 @@ def _render_state(ctx: IngestContext, aid: str) -> dict[str, str]:
 
 
 def _status(article: Article, meta: dict[str, str], rendered: int | None) -> ArticleStatus:
+    if article.held_at(datetime.now(UTC)):
+        return ArticleStatus.SCHEDULED
     done = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.PUBLISHED
     # a kill shares its version with the publish it withdraws: the render's outcome tells them
     # apart
@@ -331,6 +345,8 @@ def _accepted(
     ctx: IngestContext, article: Article, *, changed: bool, detail: str = ""
 ) -> ArticleAccepted:
     status = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.QUEUED
+    if article.held_at(datetime.now(UTC)):
+        status = ArticleStatus.SCHEDULED
     if not changed:  # a replay: say where the stored version stands, not "queued"
         meta = _render_state(ctx, article.id)
         rendered = int(meta["rendered_version"]) if meta.get("rendered_version") else None

@@ -49,8 +49,8 @@ class Sent:
 
 
 class KillsStayKilled(RuleBasedStateMachine):
-    """Every order of publish, update, withdraw (DELETE, ninjs canceled / withheld) and
-    stale replay, against a model of what must be visible."""
+    """Every order of publish, update, withdraw (DELETE, ninjs canceled), hold (ninjs
+    withheld) and stale replay, against a model of what must be visible."""
 
     api: Ingest
 
@@ -97,6 +97,14 @@ class KillsStayKilled(RuleBasedStateMachine):
             if content == now.content:  # a replay, even of what was withdrawn
                 return now, 200
             return Visible(now.version + 1, False, content), 202
+        if request.kind == "withheld":  # the text is stored, held until a later version
+            held = ("withheld", request.title)  # no publish's text equals it: usable releases
+            if now is None:
+                return Visible(v or 1, True, held), 202
+            target = now.version if v is None else v
+            if target < now.version or (target == now.version and now.killed):
+                return now, 200
+            return Visible(target, True, held), 202
         if now is None:
             return None, 404
         target = now.version if v is None else v
