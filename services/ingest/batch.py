@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
-from services.ingest import service
+from services.ingest import bulk, service
 from services.ingest.errors import IngestError, InvalidArticle, StoreUnavailable
 from services.ingest.feeds import Feed
 from services.ingest.formats import Item
@@ -28,16 +27,17 @@ def publish_item(ctx: service.IngestContext, feed: Feed, item: Item) -> ArticleA
 
 
 def publish_items(ctx: service.IngestContext, feed: Feed, items: list[Item]) -> BatchAccepted:
-    """Every item gets its own result. Items of one article run in order; different
-    articles are stored side by side (the object store is the slow part)."""
+    """Every item gets its own result. Items of one article run in order, one round each;
+    the publishes of a round go through the bulk path together (bulk.py)."""
     service.require_redis(ctx)
     by_article: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         key = item.article.external_id if item.article else f"#invalid-{item.index}"
         by_article[key].append(item)
-    with ThreadPoolExecutor(ctx.settings.batch_threads, "ingest-batch") as pool:
-        groups = pool.map(lambda group: [_result(ctx, feed, i) for i in group], by_article.values())
-        results = sorted((r for group in groups for r in group), key=lambda r: r.index)
+    results: list[ItemResult] = []
+    for round_ in range(max((len(g) for g in by_article.values()), default=0)):
+        results += _round(ctx, feed, [g[round_] for g in by_article.values() if len(g) > round_])
+    results.sort(key=lambda r: r.index)
     if all(r.status == 503 for r in results):
         raise StoreUnavailable(ctx.settings.retry_after_seconds, "Object store or Redis")
     summary = BatchAccepted(
@@ -56,14 +56,35 @@ def publish_items(ctx: service.IngestContext, feed: Feed, items: list[Item]) -> 
     return summary
 
 
+def _round(ctx: service.IngestContext, feed: Feed, items: list[Item]) -> list[ItemResult]:
+    """Items of distinct articles: publishes in one bulk call, the rest one by one."""
+    publishes = [i for i in items if i.article is not None and not i.errors and not i.withdraw]
+    chosen = {id(i) for i in publishes}
+    others = [i for i in items if id(i) not in chosen]
+    requests = [bulk.Publish(i.article, i.hold) for i in publishes if i.article is not None]
+    outcomes = bulk.publish_many(ctx, feed, requests) if requests else []
+    results = [_answer(i, o) for i, o in zip(publishes, outcomes, strict=True)]
+    return results + [_result(ctx, feed, i) for i in others]
+
+
 def _result(ctx: service.IngestContext, feed: Feed, item: Item) -> ItemResult:
     try:
         accepted = publish_item(ctx, feed, item)
     except IngestError as exc:
-        ARTICLES_REJECTED.labels(exc.reason).inc()
+        return _answer(item, exc)
+    return _answer(item, accepted)
+
+
+def _answer(item: Item, outcome: ArticleAccepted | IngestError) -> ItemResult:
+    if isinstance(outcome, IngestError):
+        ARTICLES_REJECTED.labels(outcome.reason).inc()
         return ItemResult(
-            index=item.index, external_id=item.external_id, status=exc.status, problem=exc.body()
+            index=item.index,
+            external_id=item.external_id,
+            status=outcome.status,
+            problem=outcome.body(),
         )
+    accepted = outcome
     return ItemResult(
         index=item.index,
         external_id=item.external_id,

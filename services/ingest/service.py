@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import redis
 
-from services.ingest import editorial
+from services.ingest import bulk, editorial
 from services.ingest.errors import (
     ArticleBodyTooLarge,
     ArticleBusy,
@@ -29,10 +29,9 @@ from services.ingest.sanitize import (
 )
 from services.ingest.schemas import ArticleAccepted, ArticleIn, ArticleState
 from services.ingest.settings import IngestSettings
-from shared.celery_app import app as celery_app
 from shared.ids import article_id, is_article_id
 from shared.keys import Keys
-from shared.logging import describe, get_logger
+from shared.logging import get_logger
 from shared.models import Article, ArticleStatus, article_key, pending_key, version_key
 from shared.site import SiteConfig
 from shared.storage import Storage, StorageUnavailable
@@ -65,7 +64,14 @@ def publish_article(
     ctx: IngestContext, feed: Feed, incoming: ArticleIn, *, held: bool = False
 ) -> ArticleAccepted:
     """Store a new version durably, index it, and ask render for the page (or, `held`,
-    store it shown nowhere until a later version releases it)."""
+    store it shown nowhere until a later version releases it): a batch of one."""
+    return bulk.one(bulk.publish_many(ctx, feed, [bulk.Publish(incoming, held)])[0])
+
+
+def publish_decision(
+    ctx: IngestContext, feed: Feed, incoming: ArticleIn, *, held: bool = False
+) -> tuple[str, Decision]:
+    """The article's id and what to store given its current version (bulk.py commits it)."""
     channel = incoming.channel or ctx.site.default_channel
     if ctx.site.channel(channel) is None:
         raise UnknownChannel(channel, [c.slug for c in ctx.site.channels])
@@ -83,11 +89,7 @@ def publish_article(
         new = _new_version(aid, feed, incoming, channel, body, current, fingerprint)
         return editorial.revise(new, incoming, current, new.received_at, held=held)
 
-    article, changed, detail = _commit(ctx, aid, decide)
-    if changed:
-        _index_and_enqueue(ctx, article)
-        log.info("ingest.article.accepted", id=aid, version=article.version, feed=feed.name)
-    return _accepted(ctx, article, changed=changed, detail=detail)
+    return aid, decide
 
 
 def sanitized_body(ctx: IngestContext, html: str) -> str:
@@ -178,6 +180,11 @@ def _commit(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bo
     under its work). Returns (the article as stored, whether this request changed it, why
     not)."""
     require_redis(ctx)  # without Redis the render event could not be sent: store nothing
+    return commit_attempts(ctx, aid, decide)
+
+
+def commit_attempts(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bool, str]:
+    """_commit's loop, for a caller that checked Redis once for a whole batch."""
     for _ in range(COMMIT_ATTEMPTS):
         current, etag = _load_tagged(ctx, aid)
         outcome = decide(current)
@@ -323,17 +330,30 @@ def _undo_store(ctx: IngestContext, article: Article, current: Article | None) -
 
 
 def _index_and_enqueue(ctx: IngestContext, article: Article) -> None:
-    # The article is durable now: a Redis or broker failure from here on only delays
-    # publication (the reconciler finds the pending entry), so it must not fail the request.
+    bulk.enqueue_many(ctx, [article])
+
+
+def render_states(ctx: IngestContext, ids: list[str]) -> dict[str, dict[str, str]]:
+    """What render recorded of each article, in one pipeline; empty when Redis does not
+    answer."""
+    if not ids:
+        return {}
     try:
-        ctx.redis.hset(
-            ctx.keys.article(article.id),
-            mapping={"version": article.version, "received_at": article.received_at.isoformat()},
-        )
-        ctx.redis.hdel(ctx.keys.article(article.id), "error")
-        celery_app.send_task("render.article", args=[article.id, article.version])
-    except Exception as exc:  # kombu raises its own and redis' errors
-        log.warning("ingest.enqueue.deferred", id=article.id, error=describe(exc))
+        pipe = ctx.redis.pipeline(transaction=False)
+        for aid in ids:
+            pipe.hgetall(ctx.keys.article(aid))
+        return dict(zip(ids, pipe.execute(), strict=True))
+    except redis.RedisError:
+        log.warning("ingest.status.redis_unavailable", articles=len(ids))
+        return {}
+
+
+def status_of(article: Article, meta: dict[str, str], rendered: int | None) -> ArticleStatus:
+    return _status(article, meta, rendered)
+
+
+def public_url(ctx: IngestContext, article: Article) -> str:
+    return _public_url(ctx, article)
 
 
 def _public_url(ctx: IngestContext, article: Article) -> str:
