@@ -214,6 +214,17 @@ class Keys:
         removes it once the page is live, an expired lease is claimed again."""
         return f"{self.prefix}{{sched}}:releasing"
 
+    # --- imported archives (pressroom import) ------------------------------------------
+    @property
+    def legacy_urls(self) -> str:
+        """Hash: an old site's path (or `/x.php?id=N`, or a list-page pattern with `*`) -> the
+        path it redirects to; rebuilt from the data bucket's legacy/ maps."""
+        return f"{self.prefix}legacy:urls"
+
+    def imported_clicks(self, article_id: str) -> str:
+        """String: the old site's 点击量 once added to the article's hits (never twice)."""
+        return f"{self.prefix}a:{{{article_id}}}:imported-clicks"
+
     # --- ingest ------------------------------------------------------------------------
     def idempotency(self, feed: str, key: str) -> str:
         return f"{self.prefix}idem:{feed}:{key}"
