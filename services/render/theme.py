@@ -6,12 +6,14 @@ import hashlib
 import mimetypes
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from services.render import structured_data
 from shared.site import SiteConfig
 from shared.storage import Bucket
 from shared.text import xml_safe
@@ -40,6 +42,11 @@ class Theme:
         )
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
+        )
+        self.env.globals.update(
+            page_image=partial(structured_data.page_image, self),
+            article_json_ld=partial(structured_data.article_json_ld, self),
+            article_description=structured_data.article_description,
         )
         self.env.filters.update(rfc822=rfc822, w3c=w3c, xml_safe=printable)
         self.fingerprint = self._fingerprint(roots)
