@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from services.ingest.errors import InvalidArticle, UnsupportedMediaType, field_errors
 from services.ingest.ninjs import NINJS_FIELD, NinjsDocument, native_fields
+from services.ingest.picture_sources import feed_images
 from services.ingest.sanitize import paragraphs, plain_text
 from services.ingest.schemas import ArticleIn
 
@@ -229,6 +230,7 @@ def _feed_item(index: int, entry: Any, source: str) -> Item:
         "source": source,
         "tags": [t.get("term") for t in entry.get("tags", []) if t.get("term")],
         "published_at": published,
+        "images": feed_images(entry),
     }
     try:
         item.article = ArticleIn.model_validate(fields)

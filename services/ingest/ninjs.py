@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.ingest.picture_sources import ninjs_images
 from services.ingest.sanitize import paragraphs, plain_text
 
 # pubstatus canceled takes the story down for good; withheld holds this version's text hidden
@@ -58,6 +59,7 @@ class NinjsDocument(BaseModel):
     description_html: str | None = None
     byline: str | None = None
     subject: list[NinjsName] = Field(default_factory=list)
+    associations: Any = Field(default=None, description="pictures: a list (2.x) or map (1.x)")
 
     @property
     def withdrawn(self) -> bool:
@@ -81,6 +83,7 @@ NINJS_FIELD = {
     "embargoed": "embargoed",
     "updated_at": "versioncreated",
     "version": "version",
+    "images": "associations",
 }
 
 
@@ -134,5 +137,6 @@ def native_fields(doc: NinjsDocument) -> dict[str, Any]:
         "embargoed": doc.embargoed,
         "updated_at": doc.versioncreated,
         "version": _version(doc.version),
+        "images": ninjs_images(doc.associations),
     }
     return {k: v for k, v in fields.items() if v is not None}

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.models import ArticleStatus
 from shared.text import EARLIEST, LATEST, in_range, visible, xml_unsafe
@@ -20,6 +29,42 @@ EXAMPLE_ARTICLE: dict[str, Any] = {
     "headline": True,
     "published_at": "2022-07-11T09:30:00+08:00",
 }
+
+
+class ImageIn(BaseModel):
+    """One picture of a native article: a remote URL (`href`) or an upload (`media_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    href: HttpUrl | None = Field(default=None, description="http(s) only")
+    media_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="from POST /v1/media"
+    )
+    caption: str = Field(default="", max_length=1_000)
+    credit: str = Field(default="", max_length=200, description="图片来源")
+    alt: str = Field(default="", max_length=1_000, description="else the caption")
+    decorative: bool = Field(default=False, description='alt="" on the page')
+
+    @field_validator("caption", "credit", "alt")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        if bad := xml_unsafe(value):
+            raise ValueError(f"contains {bad}, a character XML 1.0 does not allow")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageIn:
+        if (self.href is None) == (self.media_id is None):
+            raise ValueError("give exactly one of href and media_id")
+        return self
+
+    @property
+    def source(self) -> str:
+        return str(self.href) if self.href is not None else f"media:{self.media_id}"
+
+    def names(self, value: str) -> bool:
+        """Whether `lead_image` means this picture (its href or its media_id)."""
+        return value in {str(self.href) if self.href else None, self.media_id, self.source}
 
 
 class ArticleIn(BaseModel):
@@ -46,7 +91,11 @@ class ArticleIn(BaseModel):
     )
     correction: str = Field(default="", max_length=2_000, description="更正 notice to show")
     version: int | None = Field(default=None, ge=1, le=2**53)
-    cover_image: HttpUrl | None = None
+    cover_image: HttpUrl | None = Field(default=None, description="Same as a first image")
+    images: list[ImageIn] = Field(default_factory=list, max_length=50)
+    lead_image: str | None = Field(
+        default=None, max_length=2_100, description="href or media_id of the lead; else the first"
+    )
 
     @field_validator("*")
     @classmethod
@@ -74,6 +123,14 @@ class ArticleIn(BaseModel):
             raise ValueError("title must have a visible character")
         return value
 
+    @field_validator("lead_image")
+    @classmethod
+    def _lead_is_an_image(cls, value: str | None, info: ValidationInfo) -> str | None:
+        images: list[ImageIn] = info.data.get("images", [])
+        if value is not None and not any(i.names(value) for i in images):
+            raise ValueError("must be the href or media_id of one of images")
+        return value
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, tags: list[str]) -> list[str]:
@@ -92,6 +149,16 @@ class ArticleAccepted(BaseModel):
     detail: str = ""
 
 
+class PictureStatus(BaseModel):
+    """One picture of an article, as media last recorded it."""
+
+    ref: str
+    source: str
+    state: str = Field(description="pending, ready or failed")
+    error: str | None = Field(default=None, description="why it failed")
+    lead: bool = False
+
+
 class ArticleState(BaseModel):
     id: str
     status: ArticleStatus
@@ -107,6 +174,7 @@ class ArticleState(BaseModel):
     embargoed: datetime | None = Field(default=None, description="scheduled: live at this instant")
     updated_at: datetime | None = None
     correction: str = ""
+    pictures: list[PictureStatus] = Field(default_factory=list)
 
 
 class VersionOut(BaseModel):

@@ -20,6 +20,7 @@ from services.ingest.errors import (
     UnknownChannel,
 )
 from services.ingest.feeds import Feed, FeedRegistry
+from services.ingest.pictures import article_images, picture_states
 from services.ingest.sanitize import (
     BodyLimits,
     BodyTooComplex,
@@ -123,6 +124,7 @@ def _new_version(
     fingerprint: str,
 ) -> Article:
     now = datetime.now(UTC)
+    images, lead_image = article_images(incoming, body)
     return Article(
         id=aid,
         feed=feed.name,
@@ -138,7 +140,8 @@ def _new_version(
         tags=incoming.tags,
         headline=incoming.headline,
         published_at=incoming.published_at or (current.published_at if current else now),
-        cover_image=str(incoming.cover_image) if incoming.cover_image else None,
+        images=images,
+        lead_image=lead_image,
         received_at=now,
         fingerprint=fingerprint,
     )
@@ -218,6 +221,7 @@ def article_state(ctx: IngestContext, feed: Feed, aid: str) -> ArticleState:
         embargoed=article.embargoed,
         updated_at=article.updated_at,
         correction=article.correction,
+        pictures=picture_states(ctx.redis, ctx.keys, article),
     )
 
 
