@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from services.ingest.api import router
 from services.ingest.errors import IngestError
 from services.ingest.feeds import FeedRegistry
+from services.ingest.legacy_api import router as legacy_router
 from services.ingest.metrics import ARTICLES_REJECTED
 from services.ingest.openapi import DESCRIPTION, install_openapi
 from services.ingest.service import IngestContext
@@ -75,6 +76,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(IngestError, _on_ingest_error)
     app.include_router(router)
+    app.include_router(legacy_router)
     app.include_router(ops_router({"redis": _check_redis, "s3": _check_storage}))
     app.add_middleware(MetricsMiddleware, service="ingest")
     install_openapi(app)
