@@ -40,6 +40,8 @@ app = Celery("pressroom")
 
 RENDER_QUEUE = "render"
 PERIODIC_QUEUE = "periodic"
+# Pictures: fetched and rendered by the render workers, beside (not behind) page renders.
+MEDIA_QUEUE = "media"
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     StorageUnavailable,
     redis.ConnectionError,
@@ -93,6 +95,7 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
             "render.*": {"queue": queue_name(settings, RENDER_QUEUE)},
             "counter.*": {"queue": queue_name(settings, PERIODIC_QUEUE)},
             "ingest.*": {"queue": queue_name(settings, PERIODIC_QUEUE)},
+            "media.*": {"queue": queue_name(settings, MEDIA_QUEUE)},
         },
     )
     return app
@@ -100,7 +103,12 @@ def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300)
 
 # Modules whose import registers tasks; a worker (and beat) imports them all. Names, not
 # imports, so that shared/ stays free of service imports.
-TASK_MODULES = ("services.render.tasks", "services.ingest.tasks", "services.counter.tasks")
+TASK_MODULES = (
+    "services.render.tasks",
+    "services.ingest.tasks",
+    "services.counter.tasks",
+    "services.media.tasks",
+)
 
 
 @setup_logging.connect

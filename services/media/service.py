@@ -12,7 +12,19 @@ from collections.abc import Iterable
 
 import redis
 
-from services.media.schemas import Picture, PictureState
+from services.media import images
+from services.media.schemas import MediaUploaded, Picture, PictureState
+from services.media.store import (
+    UPLOAD_SCHEME,
+    MediaContext,
+    digest_key,
+    load_record,
+    original_key,
+    record_key,
+    render_picture,
+    rendition_key,
+    save_record,
+)
 from shared.celery_app import app as celery_app
 from shared.keys import Keys
 from shared.logging import get_logger
@@ -130,3 +142,126 @@ def _claim_fetches(redis_client: redis.Redis, keys: Keys, refs: list[str]) -> li
     for ref in refs:
         pipe.set(keys.picture_fetching(ref), "1", nx=True, ex=FETCHING_TTL_SECONDS)
     return [ref for ref, claimed in zip(refs, pipe.execute(), strict=True) if claimed]
+
+
+# --- media.fetch ------------------------------------------------------------------------
+
+
+def fetch_picture(ctx: MediaContext, ref: str) -> Picture | None:
+    """Fetch (or read the upload of) a pending picture and render it; None for a ref no
+    one requested. Raises FetchError or BadPicture; the task turns them into states."""
+    record = load_record(ctx, ref)
+    if record is None:
+        log.warning("media.fetch.unknown", ref=ref)
+        return None
+    if record.state != PictureState.pending:
+        return record
+    started = time.perf_counter()
+    data = _original_bytes(ctx, record.source)
+    picture = render_picture(ctx, record, data)
+    save_record(ctx, picture)
+    log.info(
+        "media.fetch.ready",
+        ref=ref,
+        sha256=picture.sha256,
+        bytes=len(data),
+        renditions=len(picture.renditions),
+        ms=round((time.perf_counter() - started) * 1000),
+    )
+    return picture
+
+
+def _original_bytes(ctx: MediaContext, source: str) -> bytes:
+    if source.startswith(UPLOAD_SCHEME):
+        data = ctx.storage.data.get(original_key(source.removeprefix(UPLOAD_SCHEME)))
+        if data is None:
+            raise images.BadPicture("the uploaded original is gone")
+        return data
+    return ctx.fetcher.fetch(source).body
+
+
+def fail_picture(ctx: MediaContext, ref: str, reason: str) -> None:
+    """Record a picture's failure and why (the article shows it without the picture)."""
+    record = load_record(ctx, ref)
+    if record is None:
+        return
+    save_record(ctx, record.model_copy(update={"state": PictureState.failed, "error": reason}))
+    log.warning("media.fetch.failed", ref=ref, source=record.source[:300], reason=reason)
+
+
+def finish_fetch(ctx: MediaContext, ref: str) -> None:
+    """The fetch is over (ready or failed): let the next request claim it, and have render
+    show the outcome on the pages that name the picture."""
+    ctx.redis.delete(ctx.keys.picture_fetching(ref))
+    celery_app.send_task(READY_TASK, args=[ref])
+
+
+# --- POST /v1/media ---------------------------------------------------------------------
+
+
+def upload_picture(ctx: MediaContext, data: bytes) -> MediaUploaded:
+    """Check and store uploaded bytes; their renditions are made by media.fetch. Raises
+    BadPicture for bytes that are no picture we render (before storing anything)."""
+    header = images.inspect(data, ctx.settings.media_max_pixels)
+    sha256 = hashlib.sha256(data).hexdigest()
+    ref = upload_ref(sha256)
+    widths = images.rendition_widths(header.width, ctx.settings.media_widths)
+    largest = max(widths)
+    height = max(1, round(header.height * largest / header.width))
+    answer = MediaUploaded(
+        id=ref, url="/" + rendition_key(sha256, largest, "jpeg"), width=largest, height=height
+    )
+    record = load_record(ctx, ref)
+    if record is not None and record.state == PictureState.ready:
+        return answer
+    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
+    save_record(ctx, Picture(ref=ref, source=UPLOAD_SCHEME + sha256))
+    # An upload no article ever names is swept like a picture every article let go of.
+    ctx.redis.zadd(ctx.keys.unlinked_pictures, {ref: time.time()}, nx=True)
+    if _claim_fetches(ctx.redis, ctx.keys, [ref]):
+        celery_app.send_task(FETCH_TASK, args=[ref])
+    log.info("media.upload.stored", ref=ref, sha256=sha256, bytes=len(data), kind=header.kind)
+    return answer
+
+
+# --- media.sweep ------------------------------------------------------------------------
+
+
+def sweep(ctx: MediaContext, now: float | None = None) -> int:
+    """Remove the pictures no article has shown for the grace period: records, and the
+    original and renditions once no other ref has the same bytes. Returns refs removed."""
+    cutoff = (time.time() if now is None else now) - ctx.settings.media_sweep_grace_seconds
+    removed = 0
+    for ref in [
+        str(r) for r in ctx.redis.zrangebyscore(ctx.keys.unlinked_pictures, "-inf", cutoff)
+    ]:
+        if ctx.redis.scard(ctx.keys.picture_articles(ref)):
+            ctx.redis.zrem(ctx.keys.unlinked_pictures, ref)  # linked again meanwhile
+            continue
+        _remove_picture(ctx, ref)
+        removed += 1
+    if removed:
+        log.info("media.sweep.removed", pictures=removed)
+    return removed
+
+
+def _remove_picture(ctx: MediaContext, ref: str) -> None:
+    record = load_record(ctx, ref)
+    ctx.storage.data.delete(record_key(ref))
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.delete(ctx.keys.picture(ref), ctx.keys.picture_articles(ref))
+    if record is not None and record.sha256:
+        pipe.srem(ctx.keys.digest_pictures(record.sha256), ref)
+        pipe.scard(ctx.keys.digest_pictures(record.sha256))
+    answers = pipe.execute()
+    if record is not None and record.sha256 and answers[-1] == 0:
+        _remove_original(ctx, record.sha256)
+    ctx.redis.zrem(ctx.keys.unlinked_pictures, ref)
+
+
+def _remove_original(ctx: MediaContext, sha256: str) -> None:
+    digest = ctx.storage.data.get(digest_key(sha256))
+    renditions = Picture.model_validate_json(digest).renditions if digest else []
+    ctx.storage.site.delete_many([r.url.removeprefix("/") for r in renditions])
+    ctx.storage.data.delete_many([original_key(sha256), digest_key(sha256)])
+    log.info("media.sweep.original_removed", sha256=sha256, renditions=len(renditions))

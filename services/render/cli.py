@@ -20,7 +20,7 @@ from rich.table import Table
 from services.render import rebuild as job
 from services.render.settings import RenderSettings
 from services.render.tasks import build_context
-from shared.celery_app import PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
+from shared.celery_app import MEDIA_QUEUE, PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
 
 console = Console()
 
@@ -35,7 +35,9 @@ def render_worker(
     app = worker_app(settings, visibility_timeout=settings.visibility_timeout)
     ctx = build_context(settings)
     ctx.theme.publish_assets(ctx.storage.site, settings.asset_cache_control)
-    queues = ",".join(queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE))
+    queues = ",".join(
+        queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE, MEDIA_QUEUE)
+    )
     app.worker_main(
         [
             "--quiet",  # no banner on stdout: every line a worker writes is a log event

@@ -91,6 +91,8 @@ class Stack:
             # headless browser (the browser test is one) both raise 点击量.
             "PRESSROOM_DEDUPE_SECONDS": "0",
             "PRESSROOM_COUNT_HEADLESS": "true",
+            # Development fetches pictures from local servers (the tests' among them).
+            "PRESSROOM_MEDIA_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128",
             **self.extra_env,
         }
 

@@ -1,0 +1,136 @@
+"""Where pictures live: originals and records in the data bucket, renditions in the site
+bucket under names derived from the original's SHA-256, records' fast copies in Redis."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import redis
+
+from services.media import images
+from services.media.fetch import PictureFetcher
+from services.media.images import CONTENT_TYPES, EXTENSIONS
+from services.media.schemas import Picture, PictureState, Rendition, RenditionFormat
+from services.media.settings import MediaSettings
+from shared.keys import Keys
+from shared.storage import Storage
+
+UPLOAD_SCHEME = "upload:"
+
+
+@dataclass
+class MediaContext:
+    settings: MediaSettings
+    storage: Storage
+    redis: redis.Redis
+    keys: Keys
+    fetcher: PictureFetcher
+
+
+def original_key(sha256: str) -> str:
+    return f"media/originals/{sha256}"
+
+
+def record_key(ref: str) -> str:
+    return f"media/pictures/{ref}.json"
+
+
+def digest_key(sha256: str) -> str:
+    """The renditions already made of these bytes (written last: its presence means done)."""
+    return f"media/digests/{sha256}.json"
+
+
+def rendition_key(sha256: str, width: int, fmt: RenditionFormat) -> str:
+    return f"media/{sha256[:2]}/{sha256}-{width}.{EXTENSIONS[fmt]}"
+
+
+def rendition(sha256: str, width: int, height: int, fmt: RenditionFormat) -> Rendition:
+    return Rendition(
+        width=width, height=height, format=fmt, url="/" + rendition_key(sha256, width, fmt)
+    )
+
+
+def content_type(fmt: RenditionFormat) -> str:
+    return CONTENT_TYPES[fmt]
+
+
+def load_record(ctx: MediaContext, ref: str) -> Picture | None:
+    """The Redis copy, or else the durable one (put back into Redis)."""
+    raw = ctx.redis.get(ctx.keys.picture(ref))
+    if raw is not None:
+        return Picture.model_validate_json(raw)
+    stored = ctx.storage.data.get(record_key(ref))
+    if stored is None:
+        return None
+    picture = Picture.model_validate_json(stored)
+    ctx.redis.set(ctx.keys.picture(ref), picture.model_dump_json(), nx=True)
+    return picture
+
+
+def save_record(ctx: MediaContext, picture: Picture) -> None:
+    """Durable first, then the fast copy; a ready picture joins its digest's refs."""
+    body = picture.model_dump_json()
+    ctx.storage.data.put(record_key(picture.ref), body.encode(), content_type="application/json")
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.set(ctx.keys.picture(picture.ref), body)
+    if picture.sha256:
+        pipe.sadd(ctx.keys.digest_pictures(picture.sha256), picture.ref)
+    pipe.execute()
+
+
+def render_picture(ctx: MediaContext, record: Picture, data: bytes) -> Picture:
+    """The ready record of these bytes; renders them only if no other ref did already."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    digest = ctx.storage.data.get(digest_key(sha256))
+    if digest is not None:
+        done = Picture.model_validate_json(digest)
+    else:
+        done = _render_original(ctx, sha256, data)
+    return record.model_copy(
+        update={
+            "state": PictureState.ready,
+            "error": None,
+            "width": done.width,
+            "height": done.height,
+            "sha256": sha256,
+            "renditions": done.renditions,
+        }
+    )
+
+
+def _render_original(ctx: MediaContext, sha256: str, data: bytes) -> Picture:
+    settings = ctx.settings
+    header = images.inspect(data, settings.media_max_pixels)
+    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
+    widths = images.rendition_widths(header.width, settings.media_widths)
+    decoded = images.decode(data, settings.media_max_pixels, max(widths))
+    made: list[Rendition] = []
+    for encoded in images.renditions(
+        decoded,
+        settings.media_widths,
+        settings.media_format,
+        jpeg_quality=settings.media_jpeg_quality,
+        modern_quality=settings.media_modern_quality,
+    ):
+        ctx.storage.site.put(
+            rendition_key(sha256, encoded.width, encoded.format),
+            encoded.body,
+            content_type=content_type(encoded.format),
+            cache_control=settings.media_cache_control,
+        )
+        made.append(rendition(sha256, encoded.width, encoded.height, encoded.format))
+    made.sort(key=lambda r: (r.width, r.format))
+    done = Picture(
+        ref=sha256,
+        source=UPLOAD_SCHEME + sha256,
+        state=PictureState.ready,
+        width=decoded.width,
+        height=decoded.height,
+        sha256=sha256,
+        renditions=made,
+    )
+    ctx.storage.data.put(
+        digest_key(sha256), done.model_dump_json().encode(), content_type="application/json"
+    )
+    return done
