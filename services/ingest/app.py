@@ -12,6 +12,7 @@ from services.ingest.api import router
 from services.ingest.errors import IngestError
 from services.ingest.feeds import FeedRegistry
 from services.ingest.legacy_api import router as legacy_router
+from services.ingest.media_api import router as media_router
 from services.ingest.metrics import ARTICLES_REJECTED
 from services.ingest.openapi import DESCRIPTION, install_openapi
 from services.ingest.service import IngestContext
@@ -77,6 +78,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.add_exception_handler(IngestError, _on_ingest_error)
     app.include_router(router)
     app.include_router(legacy_router)
+    app.include_router(media_router)
     app.include_router(ops_router({"redis": _check_redis, "s3": _check_storage}))
     app.add_middleware(MetricsMiddleware, service="ingest")
     install_openapi(app)

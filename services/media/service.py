@@ -11,8 +11,10 @@ import time
 from collections.abc import Iterable
 
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 
 from services.media import images
+from services.media.fetch import FetchRefused, UpstreamDown
 from services.media.schemas import MediaUploaded, Picture, PictureState
 from services.media.store import (
     UPLOAD_SCHEME,
@@ -25,6 +27,7 @@ from services.media.store import (
     rendition_key,
     save_record,
 )
+from shared.celery_app import TRANSIENT_ERRORS
 from shared.celery_app import app as celery_app
 from shared.keys import Keys
 from shared.logging import get_logger
@@ -178,6 +181,34 @@ def _original_bytes(ctx: MediaContext, source: str) -> bytes:
             raise images.BadPicture("the uploaded original is gone")
         return data
     return ctx.fetcher.fetch(source).body
+
+
+def run_fetch(ctx: MediaContext, ref: str, attempt: int) -> str:
+    """One try of media.fetch: "done" (ready or failed, render told), "retry" (upstream
+    down, tries left) or "unknown". Every failure of the picture ends in its failed state;
+    only the store's or Redis's own faults escape, for the task's retry policy."""
+    try:
+        picture = fetch_picture(ctx, ref)
+    except UpstreamDown as exc:
+        if attempt < ctx.settings.media_fetch_attempts:
+            log.info("media.fetch.retrying", ref=ref, attempt=attempt, reason=str(exc))
+            return "retry"
+        fail_picture(ctx, ref, f"{exc} (after {attempt} tries)")
+    except (FetchRefused, images.BadPicture) as exc:
+        fail_picture(ctx, ref, str(exc))
+    except SoftTimeLimitExceeded:
+        fail_picture(ctx, ref, "fetching and rendering took longer than the time limit")
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # a decoder's or encoder's own bug must not leave it pending
+        log.exception("media.fetch.crashed", ref=ref)
+        fail_picture(ctx, ref, f"internal error while rendering: {type(exc).__name__}")
+    else:
+        if picture is None:
+            ctx.redis.delete(ctx.keys.picture_fetching(ref))
+            return "unknown"
+    finish_fetch(ctx, ref)
+    return "done"
 
 
 def fail_picture(ctx: MediaContext, ref: str, reason: str) -> None:

@@ -14,6 +14,7 @@ from services.media.images import CONTENT_TYPES, EXTENSIONS
 from services.media.schemas import Picture, PictureState, Rendition, RenditionFormat
 from services.media.settings import MediaSettings
 from shared.keys import Keys
+from shared.redis_client import connect
 from shared.storage import Storage
 
 UPLOAD_SCHEME = "upload:"
@@ -26,6 +27,16 @@ class MediaContext:
     redis: redis.Redis
     keys: Keys
     fetcher: PictureFetcher
+
+
+def build_context(settings: MediaSettings) -> MediaContext:
+    return MediaContext(
+        settings=settings,
+        storage=Storage.from_settings(settings),
+        redis=connect(settings),
+        keys=Keys(settings.key_prefix),
+        fetcher=PictureFetcher(settings),
+    )
 
 
 def original_key(sha256: str) -> str:
