@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
@@ -34,6 +34,7 @@ class Entry:
     date: str  # 时间 in the site's time zone
     summary: str
     channel: str
+    correction: str = ""  # 更正 notice, if the article carries one
 
 
 @dataclass
@@ -50,6 +51,8 @@ class RenderContext:
     """The same server without response decoding, for document bytes."""
     page_hashes_complete: bool = False
     """True once page_hashes mirrors a listing of the bucket: no entry then means no page."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """What time it is, for embargoes (a test moves it)."""
 
     def write_page(
         self, key: str, body: bytes, kind: str, content_type: str = HTML, *, new: bool = False

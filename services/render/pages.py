@@ -21,8 +21,17 @@ from shared.site import Channel
 log = get_logger("pressroom.render")
 
 SIDEBAR_FRAGMENT = "fragments/sidebar.html"
-ENTRY_FIELDS = ("title", "url", "published_at", "updated_at", "summary", "channel", "status")
-HIDDEN = ("unpublished", "failed")
+ENTRY_FIELDS = (
+    "title",
+    "url",
+    "published_at",
+    "updated_at",
+    "summary",
+    "channel",
+    "status",
+    "correction",
+)
+HIDDEN = ("unpublished", "failed", "scheduled")
 
 
 def entries(ctx: RenderContext, ids: list[str]) -> list[Entry]:
@@ -36,7 +45,7 @@ def entries(ctx: RenderContext, ids: list[str]) -> list[Entry]:
         pipe.hmget(ctx.keys.article(aid), *ENTRY_FIELDS)
     found: list[Entry] = []
     for aid, values in zip(ids, pipe.execute(), strict=True):
-        title, url, published, _, _, _, status = values
+        title, url, published, _, _, _, status, _ = values
         if not (title and url and published) or status in HIDDEN:
             continue
         try:
@@ -48,7 +57,7 @@ def entries(ctx: RenderContext, ids: list[str]) -> list[Entry]:
 
 
 def _entry(ctx: RenderContext, aid: str, values: list[str]) -> Entry:
-    title, url, published, updated, summary, channel, _ = values
+    title, url, published, updated, summary, channel, _, correction = values
     published_at = datetime.fromisoformat(published)
     updated_at = datetime.fromisoformat(updated) if updated else published_at
     check_dates(published_at=published_at, updated_at=updated_at)
@@ -61,6 +70,7 @@ def _entry(ctx: RenderContext, aid: str, values: list[str]) -> Entry:
         date=ctx.theme.local_date(published_at),
         summary=summary or "",
         channel=channel or "",
+        correction=correction or "",
     )
 
 

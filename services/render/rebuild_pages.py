@@ -107,7 +107,7 @@ async def _rebuild_one(
         if channel and article.channel != channel:
             return Rendered(job.article_id, False)
         url = ctx.article_url(article.id, article.channel, article.published_at)
-        if article.unpublished:
+        if article.unpublished or article.held_at(ctx.clock()):
             ctx.delete_page(url)
             return Rendered(job.article_id, False)
         links = job.links

@@ -23,6 +23,7 @@ class Indexes:
     sets: dict[str, dict[str, float]] = field(default_factory=dict)
     published: int = 0
     unpublished: int = 0
+    scheduled: int = 0
     failed: int = 0
 
     def add(self, key: str, article: Article) -> None:
@@ -62,9 +63,14 @@ def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) 
     pipe = ctx.redis.pipeline(transaction=False)
     for article in articles:
         url = ctx.article_url(article.id, article.channel, article.published_at)
-        status = "unpublished" if article.unpublished else "published"
+        held = article.held_at(ctx.clock())
+        status = "scheduled" if held else "unpublished" if article.unpublished else "published"
         fields = index_fields(article, url) | {"status": status, "version": article.version}
         pipe.hset(ctx.keys.article(article.id), mapping=fields)
+        if held and article.embargoed is not None:  # the due set comes back with the indexes
+            pipe.zadd(ctx.keys.due, {article.id: article.embargoed.timestamp()})
+            indexes.scheduled += 1
+            continue
         if article.unpublished:
             indexes.unpublished += 1
             continue

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
+from services.render import schedule
 from services.render.articles import (
     ArticlePage,
     Neighbours,
@@ -80,7 +81,9 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
         log.warning("render.article.missing", id=article_id, version=version)
         return "missing"
     article, document_md5 = loaded
-    if not article.unpublished:
+    held = article.held_at(ctx.clock())  # checked here: a re-enqueue must never publish early
+    hidden = article.unpublished or held
+    if not hidden:
         check_article(article)
     # From ingest's receipt to this task starting: the queue (and ingest's own writes).
     waited = (datetime.now(UTC) - article.received_at).total_seconds() - (
@@ -91,7 +94,7 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
     before = placement(ctx, article.id, previous)
     if previous.get("url") and previous["url"] != url:
         ctx.delete_page(previous["url"])
-    if article.unpublished:
+    if hidden:
         ctx.delete_page(url)
         _unindex(ctx, article.id, {article.channel, previous.get("channel") or article.channel})
         after = None
@@ -104,8 +107,9 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
         _write(ctx, finish, page, known, new=new)
         shown = tuple(str(index_fields(article, url)[f]) for f in SHOWN)
         after = Placement(article.channel, rank, published_rank, links.ids(), shown)
-    outcome = "unpublished" if article.unpublished else "published"
+    outcome = "scheduled" if held else "unpublished" if article.unpublished else "published"
     _record(ctx, finish, article, outcome)
+    schedule.track(ctx.keys, finish, article, held)
     latest = len(finish)
     finish.hget(ctx.keys.article(article.id), "received_at")
     queue_dirty(ctx, finish, *dependants(ctx, article.id, before, after))
@@ -243,8 +247,9 @@ def index_fields(article: Article, url: str) -> dict[FieldT, EncodableT]:
         "url": url,
         "channel": article.channel,
         "published_at": article.published_at.isoformat(),
-        "updated_at": article.received_at.isoformat(),
+        "updated_at": (article.updated_at or article.published_at).isoformat(),
         "summary": article.summary,
+        "correction": article.correction,
         "headline": int(article.headline),
     }
 

@@ -37,6 +37,18 @@ class RenderSettings(CommonSettings):
     hot_refresh_seconds: float = Field(
         default=60.0, ge=0, description="How often home and sidebar pick up the hot list; 0: off."
     )
+    schedule_poll_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=10,
+        description="How often the scheduler looks for embargoed articles whose instant came.",
+    )
+    schedule_lease_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        description="An embargoed article the scheduler released but render has not made "
+        "live by then (its scheduler died, its message was lost) is released again.",
+    )
     rebuild_threads: int = Field(
         default=32,
         ge=1,

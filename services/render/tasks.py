@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from celery import Task
 from celery.signals import beat_init, worker_process_init
 
+from services.render import schedule
 from services.render.coalesce import HOT_TASK, flush, refresh_hot_list
 from services.render.context import RenderContext
 from services.render.service import publish_article
@@ -58,6 +60,25 @@ def _schedule_hot_list(sender: Any, **_: Any) -> None:
         sender.scheduler.update_from_dict(
             {"render-hot-list": {"task": HOT_TASK, "schedule": seconds}}
         )
+
+
+@beat_init.connect
+def _start_releaser(sender: Any, **_: Any) -> None:
+    """Have the beat release embargoed articles at their instant, polling the due set on a
+    thread of its own (services/render/schedule.py); it dies with the beat."""
+    settings = RenderSettings()
+    schedule.Releaser(
+        db=connect(settings),
+        keys=Keys(settings.key_prefix),
+        send=send_now,
+        poll=settings.schedule_poll_seconds,
+        lease=settings.schedule_lease_seconds,
+        stopping=threading.Event(),
+    ).start()
+
+
+def send_now(task: str, args: list[object]) -> None:
+    celery_app.send_task(task, args=args)
 
 
 def context() -> RenderContext:

@@ -43,6 +43,7 @@ class Theme:
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
         )
+        self.env.globals.update(local_time=self.local_time)
         self.env.globals.update(
             page_image=partial(structured_data.page_image, self),
             article_json_ld=partial(structured_data.article_json_ld, self),
@@ -102,6 +103,12 @@ class Theme:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return moment.astimezone(self.tz).strftime("%Y-%m-%d")
+
+    def local_time(self, moment: datetime) -> str:
+        """更新时间 and a 更正's date: to the minute, in the site's time zone."""
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.tz).strftime("%Y-%m-%d %H:%M")
 
 
 def printable(value: object) -> object:
