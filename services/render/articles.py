@@ -12,9 +12,18 @@ from redis.client import Pipeline
 
 from services.render.context import Entry, RenderContext
 from services.render.pages import entries
+from services.render.pictures import (
+    Pictures,
+    body_with_pictures,
+    og_image,
+    ref_of,
+    states,
+    view,
+)
 from shared.models import Article, article_key
 
 DOCUMENT_TTL = 120  # seconds: long enough for the flush after a burst
+INLINE_SIZES = "(max-width: 800px) 100vw, 760px"  # the body column is at most 760 px wide
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class ArticlePage:
     links: Neighbours
     side: Markup
     document_md5: str
+    pictures: Pictures | None = None  # their states, when already read
 
 
 def neighbours(ctx: RenderContext, channel: str, article_id: str) -> Neighbours:
@@ -133,8 +143,18 @@ def parse_document(raw: bytes) -> tuple[Article, str]:
 
 
 def article_page(
-    ctx: RenderContext, article: Article, url: str, links: Neighbours, side: Markup
+    ctx: RenderContext,
+    article: Article,
+    url: str,
+    links: Neighbours,
+    side: Markup,
+    found: Pictures | None = None,
 ) -> bytes:
+    """The page; `found` is the pictures' states when the caller read them already."""
+    if found is None:
+        found = states(ctx, [ref_of(i) for i in article.images])
+    inline = ctx.theme.env.get_template("_picture.html.j2").module.picture  # type: ignore[attr-defined]
+    og = og_image(article, found)
     return ctx.render(
         "article.html.j2",
         article=article,
@@ -142,4 +162,9 @@ def article_page(
         older=links.older,
         newer=links.newer,
         sidebar_html=side,
+        lead_picture=view(article.lead, found, lead=True),
+        body_html=body_with_pictures(
+            article.body_html, article, found, lambda shown: str(inline(shown, INLINE_SIZES))
+        ),
+        og_image=ctx.theme.absolute(og) if og else None,
     )

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import Redis
 
@@ -15,6 +15,9 @@ from services.render.theme import Theme
 from shared.keys import Keys
 from shared.site import SiteConfig
 from shared.storage import AsyncObjects, Storage
+
+if TYPE_CHECKING:
+    from services.render.pictures import PictureView
 
 HTML = "text/html; charset=utf-8"
 RSS = "application/rss+xml; charset=utf-8"
@@ -35,6 +38,7 @@ class Entry:
     summary: str
     channel: str
     correction: str = ""  # 更正 notice, if the article carries one
+    thumbnail: PictureView | None = None  # set by pictures.add_thumbnails where lists show it
 
 
 @dataclass

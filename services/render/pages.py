@@ -15,12 +15,14 @@ from services.render.pagination import (
     page_count,
     pages_to_render,
 )
+from services.render.pictures import add_thumbnails
 from shared.logging import get_logger
 from shared.site import Channel
 
 log = get_logger("pressroom.render")
 
 SIDEBAR_FRAGMENT = "fragments/sidebar.html"
+FOCUS_SIZE = 5  # 焦点图: the newest headlines that have a picture
 ENTRY_FIELDS = (
     "title",
     "url",
@@ -121,13 +123,15 @@ def render_sidebar(ctx: RenderContext) -> bool:
 
 def render_home(ctx: RenderContext) -> bool:
     size = ctx.site.sidebar_size
+    latest = [newest(ctx, ctx.keys.channel(c.slug), size) for c in ctx.site.channels]
+    headlines, *latest = add_thumbnails(ctx, [newest(ctx, ctx.keys.headlines, size), *latest])
     sections = [
-        {"channel": c, "items": newest(ctx, ctx.keys.channel(c.slug), size)}
-        for c in ctx.site.channels
+        {"channel": c, "items": items} for c, items in zip(ctx.site.channels, latest, strict=True)
     ]
     body = ctx.render(
         "home.html.j2",
-        headlines=newest(ctx, ctx.keys.headlines, ctx.site.sidebar_size),
+        headlines=headlines,
+        focus=[e for e in headlines if e.thumbnail][:FOCUS_SIZE],
         sections=sections,
         sidebar_html=sidebar_html(ctx),
     )
@@ -149,7 +153,7 @@ def render_channel_index(ctx: RenderContext, channel: Channel) -> bool:
         "list.html.j2",
         channel=channel,
         heading=channel.name,
-        items=newest(ctx, zset, size),
+        items=add_thumbnails(ctx, [newest(ctx, zset, size)])[0],
         archive_links=index_page_links(total, size),
         pager=None,
         canonical=f"{channel.slug}/",
@@ -183,7 +187,7 @@ def render_archive_page(ctx: RenderContext, channel: Channel, pager: Pager, side
         "list.html.j2",
         channel=channel,
         heading=f"{channel.name} 第{pager.page}页",
-        items=list(reversed(entries(ctx, ids))),
+        items=add_thumbnails(ctx, [list(reversed(entries(ctx, ids)))])[0],
         archive_links=[],
         pager=pager,
         canonical=archive_key(channel.slug, pager.page),

@@ -31,6 +31,7 @@ from services.render.dirty import flush_soon, queue_dirty
 from services.render.failures import INFRASTRUCTURE, check_article, fail_article, reason_of
 from services.render.pages import sidebar_html
 from services.render.pagination import page_of
+from services.render.pictures import prepare, release, thumbnail_fields
 from shared.logging import get_logger
 from shared.models import Article
 
@@ -97,12 +98,14 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
     if hidden:
         ctx.delete_page(url)
         _unindex(ctx, article.id, {article.channel, previous.get("channel") or article.channel})
+        release(ctx, article.id, had_pictures=bool(previous.get("picture")))
         after = None
     else:
         rank, published_rank = _index(ctx, article, url)
         links = neighbours_at(ctx, article.channel, article.id, rank)
         side = side if side is not None else sidebar_html(ctx)
-        page = ArticlePage(article, url, links, Markup(side), document_md5)
+        found = prepare(ctx, article, had_pictures=bool(previous.get("picture")))
+        page = ArticlePage(article, url, links, Markup(side), document_md5, found)
         new = not previous.get("rendered_version") or previous.get("url") != url
         _write(ctx, finish, page, known, new=new)
         shown = tuple(str(index_fields(article, url)[f]) for f in SHOWN)
@@ -161,7 +164,7 @@ def _write(
 ) -> None:
     """Put the page if its bytes changed (asking S3 only when Redis has no record of an
     older page); its hash and fingerprint are recorded on `finish`."""
-    body = article_page(ctx, page.article, page.url, page.links, page.side)
+    body = article_page(ctx, page.article, page.url, page.links, page.side, page.pictures)
     md5 = hashlib.md5(body).hexdigest()
     finish.hincrby(ctx.keys.render_count, "article", 1)
     if md5 != known:
@@ -251,6 +254,7 @@ def index_fields(article: Article, url: str) -> dict[FieldT, EncodableT]:
         "summary": article.summary,
         "correction": article.correction,
         "headline": int(article.headline),
+        **thumbnail_fields(article),
     }
 
 

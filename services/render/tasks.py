@@ -11,6 +11,7 @@ from celery.signals import beat_init, worker_process_init
 from services.render import schedule
 from services.render.coalesce import HOT_TASK, flush, refresh_hot_list
 from services.render.context import RenderContext
+from services.render.pictures import picture_ready
 from services.render.service import publish_article
 from services.render.settings import RenderSettings
 from services.render.theme import Theme
@@ -96,6 +97,12 @@ def render_article(self: Task[Any, Any], article_id: str, version: int) -> str:
 @pressroom_task("render.flush", soft_time_limit=240)
 def flush_dependants(self: Task[Any, Any]) -> int:
     return sum(flush(context()).values())
+
+
+@pressroom_task("render.pictures_ready")
+def pictures_ready(self: Task[Any, Any], ref: str) -> int:
+    """Sent by media when a picture's renditions are stored: the pages showing it follow."""
+    return picture_ready(context(), ref)
 
 
 @pressroom_task("render.hot_refresh")

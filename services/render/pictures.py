@@ -1,0 +1,207 @@
+"""Pictures on the pages: what media has ready for an article, as `<picture>` elements from
+the site bucket. A picture not ready yet is left out; readers never load an upstream URL."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from markupsafe import Markup
+from redis.typing import EncodableT, FieldT
+
+from services.ingest.pictures import image_ref
+from services.media.schemas import Picture, PictureState, Rendition
+from services.media.service import pictures, request_pictures, unlink_article
+from services.render.context import Entry, RenderContext
+from services.render.dirty import mark_dirty
+from services.render.pagination import page_of
+from shared.logging import get_logger
+from shared.models import Article, ArticleImage
+
+log = get_logger("pressroom.render")
+
+MIME = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
+# Modern formats first: the browser takes the first <source> whose type it supports.
+MODERN = ("avif", "webp")
+# nh3 writes every attribute double-quoted, so a tag ends at the first ">" outside quotes.
+IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>', re.IGNORECASE)
+ATTRIBUTE = re.compile(r'([a-zA-Z-]+)="([^"]*)"')
+
+Pictures = Mapping[str, Picture]
+
+
+@dataclass(frozen=True)
+class PictureView:
+    """One ready picture as the `_picture.html.j2` macro prints it."""
+
+    sources: tuple[tuple[str, str], ...]  # (MIME type, srcset) of each modern format
+    src: str  # the JPEG fallback
+    srcset: str
+    width: int
+    height: int
+    alt: str
+    caption: str = ""
+    credit: str = ""
+    lead: bool = False
+
+
+def ref_of(image: ArticleImage) -> str:
+    return image.ref or image_ref(image.source)
+
+
+def prepare(ctx: RenderContext, article: Article, had_pictures: bool) -> dict[str, Picture]:
+    """Link the article to its pictures (queueing what media has not fetched) and read their
+    states. Linking first: a picture that turns ready after the read then finds the article
+    among its own and re-renders it. An article that shows no picture, now or before,
+    costs nothing."""
+    if not article.images and not had_pictures:
+        return {}
+    sources = {ref_of(i): i.source for i in article.images}
+    request_pictures(ctx.redis, ctx.keys, article.id, sources)
+    return pictures(ctx.redis, ctx.keys, list(sources)) if sources else {}
+
+
+def release(ctx: RenderContext, article_id: str, had_pictures: bool) -> None:
+    """An unpublished or killed article lets go of its pictures (other articles keep them)."""
+    if had_pictures:
+        unlink_article(ctx.redis, ctx.keys, article_id)
+
+
+def states(ctx: RenderContext, refs: list[str]) -> dict[str, Picture]:
+    """Picture records for many refs in one round trip (none asked, none sent)."""
+    return pictures(ctx.redis, ctx.keys, sorted(set(refs))) if refs else {}
+
+
+def view(image: ArticleImage | None, found: Pictures, *, lead: bool = False) -> PictureView | None:
+    """The picture as the page shows it, if media has its renditions ready."""
+    picture = found.get(ref_of(image)) if image else None
+    if image is None or picture is None or picture.state != PictureState.ready:
+        return None
+    jpeg = _widest_first([r for r in picture.renditions if r.format == "jpeg"])
+    if not jpeg:
+        return None
+    sources = tuple(
+        (MIME[kind], _srcset([r for r in picture.renditions if r.format == kind]))
+        for kind in MODERN
+        if any(r.format == kind for r in picture.renditions)
+    )
+    return PictureView(
+        sources=sources,
+        src=_fallback(jpeg).url,
+        srcset=_srcset(jpeg),
+        width=jpeg[0].width,
+        height=jpeg[0].height,
+        alt="" if image.decorative else (image.alt or image.caption),
+        caption=image.caption,
+        credit=image.credit,
+        lead=lead,
+    )
+
+
+def og_image(article: Article, found: Pictures) -> str | None:
+    """Site path of the lead picture's largest JPEG, for og:image (the theme makes it
+    absolute)."""
+    picture = found.get(ref_of(article.thumbnail)) if article.thumbnail else None
+    if picture is None or picture.state != PictureState.ready:
+        return None
+    jpeg = _widest_first([r for r in picture.renditions if r.format == "jpeg"])
+    return jpeg[0].url if jpeg else None
+
+
+def body_with_pictures(
+    body_html: str, article: Article, found: Pictures, render: Callable[[PictureView], str]
+) -> Markup:
+    """The sanitized body with each `<img>` replaced by its ready `<picture>`, and left out
+    while it is not ready (or could never be: a relative src)."""
+    by_source = {i.source: i for i in article.images}
+
+    def swap(match: re.Match[str]) -> str:
+        attributes = {k.lower(): html.unescape(v) for k, v in ATTRIBUTE.findall(match.group(0))}
+        image = by_source.get(attributes.get("src", "").strip())
+        shown = view(image, found)
+        return render(shown) if shown else ""
+
+    return Markup(IMG_TAG.sub(swap, body_html))  # already sanitized by ingest
+
+
+def _widest_first(renditions: list[Rendition]) -> list[Rendition]:
+    return sorted(renditions, key=lambda r: r.width, reverse=True)
+
+
+def _srcset(renditions: list[Rendition]) -> str:
+    return ", ".join(f"{r.url} {r.width}w" for r in sorted(renditions, key=lambda r: r.width))
+
+
+def _fallback(jpeg: list[Rendition]) -> Rendition:
+    """For browsers without srcset: a middle width, not the largest download."""
+    fitting = [r for r in jpeg if r.width <= 960]
+    return fitting[0] if fitting else jpeg[-1]
+
+
+# --- lists: thumbnails beside entries ------------------------------------------------------
+
+
+def thumbnail_fields(article: Article) -> dict[FieldT, EncodableT]:
+    """What lists need of the article's thumbnail, kept in its Redis hash: the ref and its
+    alt text (empty ref: no picture)."""
+    image = article.thumbnail
+    if image is None:
+        return {"picture": "", "picture_alt": ""}
+    alt = "" if image.decorative else (image.alt or image.caption)
+    return {"picture": ref_of(image), "picture_alt": alt}
+
+
+def add_thumbnails(ctx: RenderContext, groups: list[list[Entry]]) -> list[list[Entry]]:
+    """The same lists, each entry with its ready thumbnail: two round trips for them all,
+    one when no entry has a picture."""
+    ids = sorted({e.id for group in groups for e in group})
+    if not ids:
+        return groups
+    pipe = ctx.redis.pipeline(transaction=False)
+    for aid in ids:
+        pipe.hmget(ctx.keys.article(aid), "picture", "picture_alt")
+    named = {
+        aid: (ref, alt or "") for aid, (ref, alt) in zip(ids, pipe.execute(), strict=True) if ref
+    }
+    found = states(ctx, [ref for ref, _ in named.values()])
+    shown = {
+        aid: view(ArticleImage(ref=ref, source="", alt=alt, decorative=not alt), found)
+        for aid, (ref, alt) in named.items()
+    }
+    return [[replace(e, thumbnail=shown.get(e.id)) for e in group] for group in groups]
+
+
+# --- a picture became ready ------------------------------------------------------------------
+
+
+def picture_ready(ctx: RenderContext, ref: str) -> int:
+    """Re-render, through the burst's one flush, every page showing the picture: its
+    articles' own pages, their channels' index and archive page, and home. Returns how
+    many articles show it."""
+    linked: set[str] = ctx.redis.smembers(ctx.keys.picture_articles(ref))  # type: ignore[assignment]
+    ids = sorted(linked)
+    if not ids:
+        return 0
+    pipe = ctx.redis.pipeline(transaction=False)
+    for aid in ids:
+        pipe.hget(ctx.keys.article(aid), "channel")
+        # the page's inputs now differ from what it was rendered from
+        pipe.hdel(ctx.keys.page_inputs, aid)
+    channels = dict(zip(ids, pipe.execute()[0::2], strict=True))
+    shown = [(aid, channel) for aid, channel in channels.items() if channel]
+    for aid, channel in shown:
+        pipe.zrank(ctx.keys.channel(channel), aid)
+    pages = {"home"}
+    series: dict[str, int] = {}
+    for (aid, channel), rank in zip(shown, pipe.execute(), strict=True):
+        if rank is None:  # unpublished or held: no page shows it
+            continue
+        pages |= {f"article:{aid}", f"channel:{channel}"}
+        page = page_of(int(rank), ctx.site.page_size)
+        name = f"archive:{channel}"
+        series[name] = min(series.get(name, page), page)
+    mark_dirty(ctx, pages, series)
+    log.info("render.pictures_ready", ref=ref, articles=len(ids))
+    return len(ids)

@@ -1,0 +1,160 @@
+"""Pictures on the pages: left out until media has them ready, then served from the site
+bucket as <picture> elements, and the pages that show them follow without a new version."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from services.ingest.pictures import image_ref
+from services.media.schemas import Picture, PictureState, Rendition
+from services.render.pictures import picture_ready
+from shared.models import Article
+from tests.render.conftest import Newsroom
+
+UPSTREAM = "https://img.agency.example"
+LEAD = f"{UPSTREAM}/lead.jpg"
+INLINE = f"{UPSTREAM}/inline.png"
+WIDTHS = (320, 640, 960, 1280)
+
+
+def with_pictures(**fields: Any) -> dict[str, Any]:
+    return {
+        "body_html": f'<p>第一段</p><p><img src="{INLINE}" alt="会场"></p><p>第二段</p>',
+        "images": [
+            {"ref": image_ref(LEAD), "source": LEAD, "caption": "签约现场", "credit": "新华社"},
+            {"ref": image_ref(INLINE), "source": INLINE, "alt": "会场", "inline": True},
+        ],
+        "headline": True,
+    } | fields
+
+
+def ready(room: Newsroom, source: str) -> Picture:
+    """What media records once a picture's renditions are stored, then tells render."""
+    ref = image_ref(source)
+    renditions = [
+        Rendition(width=w, height=w * 3 // 4, format=kind, url=f"/media/{ref}-{w}.{kind}")
+        for w in WIDTHS
+        for kind in ("webp", "jpeg")
+    ]
+    picture = Picture(
+        ref=ref,
+        source=source,
+        state=PictureState.ready,
+        width=1280,
+        height=960,
+        sha256="0" * 64,
+        renditions=renditions,
+    )
+    room.ctx.redis.set(room.ctx.keys.picture(ref), picture.model_dump_json())
+    picture_ready(room.ctx, ref)
+    return picture
+
+
+def failed(room: Newsroom, source: str) -> None:
+    ref = image_ref(source)
+    picture = Picture(ref=ref, source=source, state=PictureState.failed, error="HTTP 404")
+    room.ctx.redis.set(room.ctx.keys.picture(ref), picture.model_dump_json())
+
+
+def imgs(page: str) -> list[str]:
+    return re.findall(r"<img\b[^>]*>", page)
+
+
+def test_an_article_publishes_before_its_pictures_and_never_names_the_upstream(
+    newsroom: Newsroom,
+) -> None:
+    article = newsroom.publish(1, **with_pictures())
+    page = newsroom.page(newsroom.url(article))
+
+    assert page is not None
+    assert "第一段" in page and "第二段" in page
+    assert UPSTREAM not in page
+    assert imgs(page) == []
+    linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
+    assert linked == {article.id}  # media was asked for it
+
+
+def test_a_ready_picture_reaches_the_article_page_and_the_lists(newsroom: Newsroom) -> None:
+    article = newsroom.publish(1, **with_pictures())
+    newsroom.flush()
+    ready(newsroom, LEAD)
+    ready(newsroom, INLINE)
+
+    written = newsroom.flush()
+
+    assert written[f"article:{article.id}"]
+    page = newsroom.page(newsroom.url(article)) or ""
+    assert UPSTREAM not in page
+    lead, inline = imgs(page)
+    assert 'loading="lazy"' not in lead and 'width="1280" height="960"' in lead
+    assert 'alt="签约现场"' in lead  # no description: the caption
+    assert 'loading="lazy"' in inline and 'alt="会场"' in inline
+    assert re.search(r'<source type="image/webp" srcset="/media/\S+-320\.webp 320w, ', page)
+    assert "图片来源:新华社" in page
+    assert page.index("第一段") < page.index(inline) < page.index("第二段")  # in place
+    assert f"/media/{image_ref(LEAD)}-1280.jpeg" in page  # og:image: the largest JPEG
+    home = newsroom.page("index.html") or ""
+    assert 'class="focus-strip"' in home and article.title in home
+    assert f"/media/{image_ref(LEAD)}-320.jpeg" in home
+    assert f"/media/{image_ref(LEAD)}-320.jpeg" in (newsroom.page("news/index.html") or "")
+
+
+def test_a_failed_picture_is_left_out_and_the_article_stays(newsroom: Newsroom) -> None:
+    article = newsroom.publish(1, **with_pictures())
+    failed(newsroom, INLINE)
+    ready(newsroom, LEAD)
+    newsroom.flush()
+
+    page = newsroom.page(newsroom.url(article)) or ""
+
+    assert len(imgs(page)) == 1  # the lead only
+    assert "第一段" in page and INLINE not in page
+
+
+def test_a_decorative_picture_has_an_empty_alt_and_others_never_do(newsroom: Newsroom) -> None:
+    fields = with_pictures()
+    fields["images"][0] |= {"decorative": True}
+    article = newsroom.publish(1, **fields)
+    ready(newsroom, LEAD)
+    ready(newsroom, INLINE)
+    newsroom.flush()
+
+    lead, inline = imgs(newsroom.page(newsroom.url(article)) or "")
+
+    assert 'alt=""' in lead
+    assert 'alt="会场"' in inline
+
+
+def test_a_picture_already_ready_shows_on_first_publish(newsroom: Newsroom) -> None:
+    first = newsroom.publish(1, **with_pictures())
+    ready(newsroom, LEAD)
+    second = newsroom.publish(2, **with_pictures(body_html="<p>另一篇</p>"))
+
+    page = newsroom.page(newsroom.url(second)) or ""
+
+    assert f"/media/{image_ref(LEAD)}-640.jpeg" in page
+    linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
+    assert linked == {first.id, second.id}
+
+
+def test_unpublishing_lets_go_of_the_pictures_another_article_keeps_them(
+    newsroom: Newsroom,
+) -> None:
+    first = newsroom.publish(1, **with_pictures())
+    second = newsroom.publish(2, **with_pictures())
+
+    newsroom.unpublish(first)
+
+    linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
+    assert linked == {second.id}
+
+
+def test_a_stored_cover_image_is_served_as_a_picture_not_hotlinked(newsroom: Newsroom) -> None:
+    article: Article = newsroom.publish(1, cover_image=LEAD)
+    assert UPSTREAM not in (newsroom.page(newsroom.url(article)) or "")
+
+    ready(newsroom, LEAD)
+    newsroom.flush()
+
+    assert f"/media/{image_ref(LEAD)}-640.jpeg" in (newsroom.page(newsroom.url(article)) or "")
