@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from services.counter.cli import counter_cli
+from services.importer.cli import import_cli
 from services.ingest.cli import feeds_cli
 from services.render.cli import rebuild, reindex, render_worker
 
@@ -26,6 +27,7 @@ cli = typer.Typer(help="Pressroom: event-driven news publishing.", no_args_is_he
 cli.add_typer(feeds_cli, name="feeds")
 # `pressroom counter [--host H --port P]` serves; `pressroom counter restore` restores.
 cli.add_typer(counter_cli, name="counter")
+cli.add_typer(import_cli, name="import")
 cli.command("render-worker")(render_worker)
 cli.command("rebuild")(rebuild)
 cli.command("reindex")(reindex)

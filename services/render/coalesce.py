@@ -22,6 +22,8 @@ from services.render.pages import (
     render_sidebar,
 )
 from services.render.relink import rerender_articles
+from services.render.search.index import update_index
+from services.render.search.page import SEARCH_PAGE, render_search_page
 from shared.logging import get_logger
 
 log = get_logger("pressroom.render.flush")
@@ -30,7 +32,7 @@ HOT_TASK = "render.hot_refresh"
 # Delete the lock only if it is still ours (it may have expired and been taken since).
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
 # Order matters: the sidebar first (every page embeds it), the sitemap last.
-ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "sitemap")
+ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "search", "sitemap")
 
 
 def flush(ctx: RenderContext) -> dict[str, bool]:
@@ -109,6 +111,8 @@ def render_dependant(ctx: RenderContext, page: str, dirty_from: int = 1) -> dict
         return render_feeds(ctx, channel)
     if kind == "sitemap":
         return render_sitemap(ctx, dirty_from)
+    if kind == "search":
+        return update_index(ctx) | {SEARCH_PAGE: render_search_page(ctx)}
     log.warning("render.flush.unknown_page", page=page)
     return {}
 

@@ -138,7 +138,7 @@ class Renderers:
 def list_pages(ctx: RenderContext, channel: str | None) -> list[str]:
     """The dependant pages a rebuild renders after the articles (sidebar first)."""
     slugs = [channel] if channel else [c.slug for c in ctx.site.channels]
-    pages = ["sidebar", "home", "feeds:site", "sitemap"]
+    pages = ["sidebar", "home", "feeds:site", "search", "sitemap"]
     for slug in slugs:
         pages += [f"channel:{slug}", f"archive:{slug}", f"feeds:{slug}"]
     return pages

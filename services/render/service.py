@@ -32,6 +32,7 @@ from services.render.failures import INFRASTRUCTURE, check_article, fail_article
 from services.render.pages import sidebar_html
 from services.render.pagination import page_of
 from services.render.pictures import prepare, release, thumbnail_fields
+from services.render.search.index import queue_document
 from shared.logging import get_logger
 from shared.models import Article
 
@@ -113,6 +114,7 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
     outcome = "scheduled" if held else "unpublished" if article.unpublished else "published"
     _record(ctx, finish, article, outcome)
     schedule.track(ctx.keys, finish, article, held)
+    queue_document(ctx, finish, article, url, published=not article.unpublished)
     latest = len(finish)
     finish.hget(ctx.keys.article(article.id), "received_at")
     queue_dirty(ctx, finish, *dependants(ctx, article.id, before, after))
@@ -206,7 +208,7 @@ def dependants(
     ctx: RenderContext, article_id: str, before: Placement | None, after: Placement | None
 ) -> tuple[set[str], dict[str, int]]:
     """Pages to re-render, and the lowest dirty page of each numbered series."""
-    pages = {"home", "sidebar", "feeds:site"}
+    pages = {"home", "sidebar", "feeds:site", "search"}
     series: dict[str, int] = {}
     moved = before is None or after is None or before.shown != after.shown
     size, chunk = ctx.site.page_size, ctx.settings.sitemap_urls_per_file

@@ -1,0 +1,198 @@
+// Pressroom search page: reads ?q=, fetches only the index shards its words live in,
+// ranks title matches first and then the newest, and shows highlighted snippets.
+// Tokens, shard hashing and document numbers mirror services/render/search/.
+(function () {
+  "use strict";
+  var me = document.currentScript;
+  var root = (me && me.getAttribute("data-index")) || "/search/";
+  var CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff";
+  var RUN = new RegExp("[" + CJK + "]+|(?:(?![" + CJK + "])[\\p{L}\\p{N}])+", "gu");
+  var CJK_RUN = new RegExp("^[" + CJK + "]+$", "u");
+  var MAX_WORD = 40;
+  var PAGE = 10;
+
+  function normalize(text) { return text.normalize("NFKC").toLowerCase(); }
+
+  function runs(text) { return normalize(text).match(RUN) || []; }
+
+  function queryTokens(query) {
+    var found = {};
+    runs(query).forEach(function (run) {
+      var chars = Array.from(run);
+      if (CJK_RUN.test(run)) {
+        if (chars.length === 1) found[run] = true;
+        for (var i = 0; i + 1 < chars.length; i++) found[chars[i] + chars[i + 1]] = true;
+      } else if (chars.length <= MAX_WORD) {
+        found[run] = true;
+      }
+    });
+    return Object.keys(found);
+  }
+
+  var CRC = (function () {
+    var table = new Int32Array(256);
+    for (var n = 0; n < 256; n++) {
+      var c = n;
+      for (var k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c;
+    }
+    return table;
+  })();
+
+  function shardOf(token, shards) {
+    var bytes = new TextEncoder().encode(token);
+    var c = -1;
+    for (var i = 0; i < bytes.length; i++) c = CRC[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+    return ((c ^ -1) >>> 0) % shards;
+  }
+
+  function getJSON(url, options) {
+    return fetch(url, options || {}).then(function (r) {
+      if (r.status === 404) return null;
+      if (!r.ok) throw new Error(url + ": " + r.status);
+      return r.json();
+    });
+  }
+
+  function absolute(deltas, into) {
+    var n = 0;
+    for (var i = 0; i < deltas.length; i++) { n += deltas[i]; into.add(n); }
+  }
+
+  // Every document holding all the tokens, title matches first, then the newest.
+  function candidates(manifest, tokens) {
+    var shardCache = {};
+    var lookups = [];
+    manifest.segments.forEach(function (seg) {
+      tokens.forEach(function (token) {
+        var url = root + "seg/" + seg.id + "/" + shardOf(token, seg.shards) + ".json";
+        if (!shardCache[url]) shardCache[url] = getJSON(url);
+        lookups.push(shardCache[url].then(function (shard) {
+          return { token: token, lists: shard && shard[token] };
+        }));
+      });
+    });
+    return Promise.all(lookups).then(function (found) {
+      var body = {}, title = {};
+      tokens.forEach(function (t) { body[t] = new Set(); title[t] = new Set(); });
+      found.forEach(function (f) {
+        if (!f.lists) return;
+        absolute(f.lists[0], body[f.token]);
+        if (f.lists[1]) absolute(f.lists[1], title[f.token]);
+      });
+      var sets = tokens.map(function (t) { return body[t]; });
+      sets.sort(function (a, b) { return a.size - b.size; });
+      var hits = [];
+      sets[0].forEach(function (n) {
+        for (var i = 1; i < sets.length; i++) if (!sets[i].has(n)) return;
+        var inTitle = tokens.every(function (t) { return title[t].has(n); });
+        hits.push({ n: n, title: inTitle });
+      });
+      hits.sort(function (a, b) { return (b.title - a.title) || (b.n - a.n); });
+      return hits;
+    });
+  }
+
+  // The index may still list a withdrawn or edited article: its fragment decides.
+  function stillSays(doc, words) {
+    var title = normalize(doc.t), text = normalize(doc.x);
+    var inTitle = words.every(function (w) { return title.indexOf(w) >= 0; });
+    var inText = words.every(function (w) { return title.indexOf(w) >= 0 || text.indexOf(w) >= 0; });
+    return { ok: inText || (!doc.f && words.length > 0), inTitle: inTitle };
+  }
+
+  function highlighted(text, words) {
+    var out = document.createDocumentFragment();
+    var lower = text.toLowerCase();
+    var at = 0;
+    while (at < text.length) {
+      var best = -1, len = 0;
+      words.forEach(function (w) {
+        var i = lower.indexOf(w, at);
+        if (i >= 0 && (best < 0 || i < best)) { best = i; len = w.length; }
+      });
+      if (best < 0 || !len) break;
+      out.appendChild(document.createTextNode(text.slice(at, best)));
+      var mark = document.createElement("mark");
+      mark.textContent = text.slice(best, best + len);
+      out.appendChild(mark);
+      at = best + len;
+    }
+    out.appendChild(document.createTextNode(text.slice(at)));
+    return out;
+  }
+
+  function snippet(text, words) {
+    var lower = text.toLowerCase();
+    var first = -1;
+    words.forEach(function (w) {
+      var i = lower.indexOf(w);
+      if (i >= 0 && (first < 0 || i < first)) first = i;
+    });
+    var start = Math.max(0, first - 30);
+    var cut = text.slice(start, start + 110);
+    return (start > 0 ? "…" : "") + cut + (start + 110 < text.length ? "…" : "");
+  }
+
+  function show(list, doc, words) {
+    var li = document.createElement("li");
+    var h = document.createElement("h2");
+    var a = document.createElement("a");
+    a.href = doc.u;
+    a.appendChild(highlighted(doc.t, words));
+    h.appendChild(a);
+    var meta = document.createElement("p");
+    meta.className = "search-meta";
+    meta.textContent = (doc.c ? doc.c + " · " : "") + doc.d;
+    var p = document.createElement("p");
+    p.className = "search-snippet";
+    p.appendChild(highlighted(snippet(doc.x, words), words));
+    li.appendChild(h); li.appendChild(meta); li.appendChild(p);
+    list.appendChild(li);
+  }
+
+  function run(query) {
+    var status = document.getElementById("search-status");
+    var list = document.getElementById("search-results");
+    var more = document.getElementById("search-more");
+    var tokens = queryTokens(query);
+    var words = runs(query);
+    if (!tokens.length) { status.textContent = "请输入要查询的字词。"; return; }
+    var started = performance.now();
+    status.textContent = "正在查询…";
+    var hits = [], next = 0, shown = 0;
+    function page(want) {
+      var batch = hits.slice(next, next + want);
+      next += batch.length;
+      return Promise.all(batch.map(function (hit) {
+        return getJSON(root + "doc/" + hit.n + ".json", { cache: "no-cache" });
+      })).then(function (docs) {
+        var kept = [];
+        docs.forEach(function (doc, i) {
+          if (!doc) return;
+          var c = stillSays(doc, words);
+          if (c.ok) kept.push({ doc: doc, inTitle: c.inTitle, n: batch[i].n });
+        });
+        kept.sort(function (a, b) { return (b.inTitle - a.inTitle) || (b.n - a.n); });
+        kept.forEach(function (k) { show(list, k.doc, words); shown++; });
+        if (kept.length < want && next < hits.length) return page(want - kept.length);
+      });
+    }
+    getJSON(root + "manifest.json", { cache: "no-cache" })
+      .then(function (manifest) { return manifest ? candidates(manifest, tokens) : []; })
+      .then(function (found) { hits = found; return page(PAGE); })
+      .then(function () {
+        status.textContent = shown ? "“" + query + "”的查询结果" : "没有找到与“" + query + "”相关的文章。";
+        more.hidden = next >= hits.length;
+        list.setAttribute("data-search-ms", String(Math.round(performance.now() - started)));
+      })
+      .catch(function () { status.textContent = "查询暂时不可用,请稍后再试。"; });
+    more.addEventListener("click", function () {
+      page(PAGE).then(function () { more.hidden = next >= hits.length; });
+    });
+  }
+
+  var query = (new URLSearchParams(location.search).get("q") || "").trim().slice(0, 100);
+  document.querySelectorAll("input[name=q]").forEach(function (input) { input.value = query; });
+  if (query) run(query);
+})();
