@@ -16,7 +16,7 @@ from bench.render_support import article, context, infra, percentile, seed_index
 from services.render.coalesce import flush
 from services.render.context import RenderContext
 from services.render.feeds import render_sitemap
-from services.render.pagination import page_count
+from services.render.pagination import archived_pages
 from services.render.service import publish_article
 
 SIZES = (1_000, 50_000)
@@ -27,7 +27,7 @@ def seed(ctx: RenderContext, existing: int) -> None:
     archive = [article(n, headline=n % 50 == 0) for n in range(1, existing + 1)]
     seed_indexes(ctx, archive)
     store(ctx, archive[-3:])  # neighbours that a new article's flush re-renders
-    pages = page_count(existing, ctx.site.page_size)
+    pages = archived_pages(existing, ctx.site.page_size)
     ctx.redis.hset(ctx.keys.series_length, "archive:news", pages)
     render_sitemap(ctx, 1)  # the sitemap files exist on a published site
 

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from services.render import rebuild as job
 from services.render.settings import RenderSettings
+from services.render.site_files import dead_links, publish_site, rebuild_site
 from services.render.tasks import build_context
 from shared.celery_app import MEDIA_QUEUE, PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
 
@@ -35,6 +36,7 @@ def render_worker(
     app = worker_app(settings, visibility_timeout=settings.visibility_timeout)
     ctx = build_context(settings)
     ctx.theme.publish_assets(ctx.storage.site, settings.asset_cache_control)
+    publish_site(ctx)  # robots.txt, the 404 page, every channel's list page from day one
     queues = ",".join(
         queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE, MEDIA_QUEUE)
     )
@@ -84,19 +86,23 @@ def rebuild(
         summary = job.rebuild_articles(
             ctx, documents, channel=channel, advance=lambda n: bar.advance(articles_task, n)
         )
+        site = rebuild_site(ctx) if channel is None else job.Summary()
         pages = job.list_pages(ctx, channel)
         lists_task = bar.add_task("lists, feeds, sitemap", total=len(pages))
         lists = job.rebuild_lists(ctx, channel, advance=lambda n: bar.advance(lists_task, n))
     total = job.Summary(
-        written=summary.written + lists.written,
-        unchanged=summary.unchanged + lists.unchanged,
-        failed=summary.failed + lists.failed,
+        written=summary.written + lists.written + site.written,
+        unchanged=summary.unchanged + lists.unchanged + site.unchanged,
+        failed=summary.failed + lists.failed + site.failed,
         resumed=summary.resumed,
-        failures=summary.failures + lists.failures,
+        failures=summary.failures + lists.failures + site.failures,
     )
     job.finish(ctx, channel, total)
     _print_summary(total, time.perf_counter() - started)
-    if total.failed:
+    dead = dead_links(ctx) if channel is None else []
+    for link in dead:
+        console.print(f"[red]dead link[/]: {link}")
+    if total.failed or dead:
         raise typer.Exit(1)
 
 

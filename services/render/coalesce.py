@@ -24,6 +24,7 @@ from services.render.pages import (
 from services.render.relink import rerender_articles
 from services.render.search.index import update_index
 from services.render.search.page import SEARCH_PAGE, render_search_page
+from services.render.site_pages import missing_list_pages
 from shared.logging import get_logger
 
 log = get_logger("pressroom.render.flush")
@@ -56,6 +57,7 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     pipe.delete(ctx.keys.dirty, ctx.keys.dirty_from)
     _, pages, series_list, _ = pipe.execute()
     series = {name: int(score) for name, score in series_list}
+    pages |= missing_list_pages(ctx)  # a channel or feed never written yet: never a 404
     written: dict[str, bool] = {}
     try:
         for group in _in_order(pages | set(series)):

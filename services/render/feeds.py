@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from services.render.context import ATOM, RSS, XML, RenderContext
 from services.render.pages import entries, newest
 from services.render.pagination import page_bounds, page_count, pages_to_render
+from services.render.site_pages import sitemap_urls
 from shared.site import Channel
 
 # A feed with no items still needs a stable <updated>; this keeps its bytes unchanged.
@@ -52,8 +53,10 @@ def sitemap_chunk_key(number: int) -> str:
 
 
 def site_pages(ctx: RenderContext) -> list[str]:
-    """The pages besides articles that search engines should know: home and channels."""
-    return [ctx.theme.absolute(""), *(ctx.theme.absolute(f"{c.slug}/") for c in ctx.site.channels)]
+    """The pages besides articles that search engines should know: home, channels and the
+    site pages (about, disclaimer...)."""
+    channels = (ctx.theme.absolute(f"{c.slug}/") for c in ctx.site.channels)
+    return [ctx.theme.absolute(""), *channels, *sitemap_urls(ctx)]
 
 
 def render_sitemap(ctx: RenderContext, dirty_from: int) -> dict[str, bool]:

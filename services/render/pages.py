@@ -10,9 +10,10 @@ from services.render.context import Entry, RenderContext
 from services.render.failures import Unrenderable, check_dates, fail_article
 from services.render.pagination import (
     Pager,
+    archived_pages,
     index_page_links,
+    index_size,
     page_bounds,
-    page_count,
     pages_to_render,
 )
 from services.render.pictures import add_thumbnails
@@ -153,7 +154,7 @@ def render_channel_index(ctx: RenderContext, channel: Channel) -> bool:
         "list.html.j2",
         channel=channel,
         heading=channel.name,
-        items=add_thumbnails(ctx, [newest(ctx, zset, size)])[0],
+        items=add_thumbnails(ctx, [newest(ctx, zset, index_size(total, size))])[0],
         archive_links=index_page_links(total, size),
         pager=None,
         canonical=f"{channel.slug}/",
@@ -166,7 +167,7 @@ def render_archive(ctx: RenderContext, channel: Channel, dirty_from: int) -> dic
     """Re-render the archive pages from `dirty_from` on; drop pages past the newest."""
     zset = ctx.keys.channel(channel.slug)
     size = ctx.site.page_size
-    total_pages = page_count(int(ctx.redis.zcard(zset)), size)
+    total_pages = archived_pages(int(ctx.redis.zcard(zset)), size)
     series = f"archive:{channel.slug}"
     rendered = int(ctx.redis.hget(ctx.keys.series_length, series) or 0)
     side = sidebar_html(ctx)

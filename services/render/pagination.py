@@ -3,6 +3,11 @@
 Pages are numbered from the oldest item, so page k always holds the items ranked
 [(k-1)*size, k*size) in publication order. A full page never changes again when an article
 arrives; only the newest page (and the one before it, whose "newer" link moves) does.
+
+A channel's index is the newest page of its archive: it shows what no archive page holds
+yet, the newest full page and the items after it (size to 2*size-1 items), so no archive
+page repeats what the index shows. A page joins the archive, once and for good, when the
+next page fills.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ def pages_to_render(dirty_from: int, rendered: int, total_pages: int) -> range:
     """Which pages a flush renders after items changed at page `dirty_from` and later.
 
     Pages before the change keep their items; the page just before it is included because
-    its link to the newer page changes when the series grows or shrinks. Pages never
-    rendered before (the series grew past `rendered`) are always included.
+    its link to the newer page changes when the series grows or shrinks, as is the newest
+    page of a series that shrank. Pages never rendered before (the series grew past
+    `rendered`) are always included.
     """
-    start = max(1, min(dirty_from - 1, rendered))
+    start = max(1, min(dirty_from - 1, rendered, total_pages))
     return range(start, total_pages + 1)
 
 
@@ -53,15 +59,25 @@ class Pager:
         return self.page + 1 if self.page < self.total else None
 
 
-def index_page_links(total_items: int, size: int, shown: int = 9) -> list[int]:
-    """Archive pages the channel index links to: the newest few, then the oldest.
+def archived_pages(total: int, size: int) -> int:
+    """Pages of a channel's archive: every full page but the newest (which the index shows)."""
+    return max(total // size - 1, 0)
 
-    Only the pages behind the index's own items are listed, newest first, so a reader
-    steps back in time; the list is bounded so the index stays small on a large archive.
+
+def index_size(total: int, size: int) -> int:
+    """Items the channel index shows: every one no archive page holds."""
+    return total - archived_pages(total, size) * size
+
+
+def index_page_links(total_items: int, size: int, shown: int = 9) -> list[int]:
+    """Archive pages the channel index links to, newest first: the newest `shown`, then
+    the oldest. Each page links its older and newer neighbour, so every page is reached
+    from the index; the list is bounded so the index (rewritten on every publish) stays
+    the same size however large the archive grows.
     """
-    if total_items <= size:
+    newest = archived_pages(total_items, size)
+    if not newest:
         return []
-    newest = page_of(total_items - size - 1, size)
     links = list(range(newest, max(newest - shown, 0), -1))
     if links[-1] != 1:
         links.append(1)

@@ -14,6 +14,7 @@ from services.render.context import RenderContext
 from services.render.pictures import picture_ready
 from services.render.service import publish_article
 from services.render.settings import RenderSettings
+from services.render.site_pages import render_site_page
 from services.render.theme import Theme
 from shared.celery_app import app as celery_app
 from shared.celery_app import pressroom_task
@@ -97,6 +98,12 @@ def render_article(self: Task[Any, Any], article_id: str, version: int) -> str:
 @pressroom_task("render.flush", soft_time_limit=240)
 def flush_dependants(self: Task[Any, Any]) -> int:
     return sum(flush(context()).values())
+
+
+@pressroom_task("render.page")
+def render_page(self: Task[Any, Any], slug: str) -> str:
+    """Publish or withdraw one site page (/{slug}.html) as the data bucket has it."""
+    return render_site_page(context(), slug)
 
 
 @pressroom_task("render.pictures_ready")

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from services.render.pagination import (
     Pager,
+    archived_pages,
     index_page_links,
+    index_size,
     page_bounds,
     page_count,
     page_of,
@@ -58,11 +60,35 @@ def test_the_index_links_newest_first_and_always_reaches_the_oldest_page(
     total: int, size: int, shown: int
 ) -> None:
     links = index_page_links(total, size, shown)
-    if total <= size:
+    archived = archived_pages(total, size)
+    if not archived:
         assert links == []
         return
-    behind_index = page_count(total - size, size)
     assert links == sorted(links, reverse=True)
-    assert links[0] <= behind_index
+    assert links[0] == archived  # the newest archive page first
     assert links[-1] == 1
     assert len(links) <= shown + 1
+
+
+@given(totals, sizes)
+def test_index_and_archive_pages_show_every_item_exactly_once(total: int, size: int) -> None:
+    archived = archived_pages(total, size)
+    on_pages = [r for page in range(1, archived + 1) for r in range(*page_range(page, size))]
+    on_index = list(range(total - index_size(total, size), total))
+
+    assert sorted(on_pages + on_index) == list(range(total))
+    # the index is never thinner than a page (once there is a page's worth), never 2 pages
+    assert min(total, size) <= len(on_index) <= max(2 * size - 1, 0)
+
+
+@given(totals, sizes)
+def test_a_new_item_adds_at_most_one_archive_page(total: int, size: int) -> None:
+    """Publishing rewrites the index and at most the newest archive pages: full pages
+    already archived keep their items."""
+    before, after = archived_pages(total, size), archived_pages(total + 1, size)
+    assert after - before in (0, 1)
+
+
+def page_range(page: int, size: int) -> tuple[int, int]:
+    start, end = page_bounds(page, size)
+    return start, end + 1
