@@ -27,6 +27,7 @@ from services.render.articles import (
 from services.render.context import HTML, RenderContext
 from services.render.failures import INFRASTRUCTURE, check_article, fail_article, reason_of
 from services.render.pages import sidebar_html
+from services.render.pictures import ref_of, states
 from shared.models import Article
 
 T = TypeVar("T")
@@ -46,13 +47,15 @@ def rerender_articles(ctx: RenderContext, ids: list[str]) -> dict[str, bool]:
     inputs = dict(zip([aid for _, aid in live], answers[1::2], strict=True))
     links = neighbours_of(ctx, indexed)
     side = sidebar_html(ctx)
+    found = states(ctx, [ref_of(i) for _, aid in indexed for i in documents[aid][0].images])
     stale = []
     for _, aid in indexed:
         article, md5 = documents[aid]
         fingerprint = page_fingerprint(ctx, md5, links[aid], str(side))
         if inputs[aid] != fingerprint:
             url = ctx.article_url(article.id, article.channel, article.published_at)
-            stale.append((ArticlePage(article, url, links[aid], Markup(side), md5), fingerprint))
+            page = ArticlePage(article, url, links[aid], Markup(side), md5, found)
+            stale.append((page, fingerprint))
     written = _write_all(ctx, stale)
     return {f"article:{aid}": written.get(aid, False) for aid in ids}
 
@@ -106,7 +109,8 @@ def _keep(
 def _write_all(ctx: RenderContext, stale: list[tuple[ArticlePage, str]]) -> dict[str, bool]:
     """Put the pages whose bytes changed (threads: each waits on S3); record them at once."""
     rendered = [
-        (p, fp, _guarded(article_page, ctx, p.article, p.url, p.links, p.side)) for p, fp in stale
+        (p, fp, _guarded(article_page, ctx, p.article, p.url, p.links, p.side, p.pictures))
+        for p, fp in stale
     ]
     for page, _, body in rendered:
         if isinstance(body, Exception):
