@@ -11,7 +11,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -49,13 +49,16 @@ class Fetched:
 def forbidden_reason(address: IPAddress, allowed: Sequence[Network]) -> str | None:
     """Why an address may not be fetched from, or None if it may (public, or allowed)."""
     candidates: list[IPAddress] = [address]
-    if isinstance(address, IPv6Address):
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        candidates = [address.ipv4_mapped]  # ::ffff:a.b.c.d is a.b.c.d, nothing else
+    elif isinstance(address, IPv6Address):
         # An IPv6 address that carries an IPv4 one reaches that IPv4 host: judge both.
-        for embedded in (address.ipv4_mapped, address.sixtofour):
-            if embedded is not None:
-                candidates.append(embedded)
+        if address.sixtofour is not None:
+            candidates.append(address.sixtofour)
         if address.teredo is not None:
             candidates.append(address.teredo[1])
+        if address in NAT64:
+            candidates.append(IPv4Address(address.packed[-4:]))
     if any(candidate in network for candidate in candidates for network in allowed):
         return None
     for candidate in candidates:
@@ -65,8 +68,44 @@ def forbidden_reason(address: IPAddress, allowed: Sequence[Network]) -> str | No
     return None
 
 
+# IANA's special-purpose blocks, spelt out so the verdict never depends on the tables of
+# one Python release; ipaddress's own flags are consulted as well.
+SPECIAL_BLOCKS: tuple[tuple[str, str], ...] = (
+    ("0.0.0.0/8", "unspecified"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "reserved (IETF protocol assignments)"),
+    ("192.0.2.0/24", "reserved (documentation)"),
+    ("192.88.99.0/24", "reserved (6to4 relay)"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "reserved (benchmarking)"),
+    ("198.51.100.0/24", "reserved (documentation)"),
+    ("203.0.113.0/24", "reserved (documentation)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "reserved (local NAT64)"),
+    ("100::/64", "reserved (discard)"),
+    ("2001::/23", "reserved (IETF protocol assignments)"),
+    ("2001:db8::/32", "reserved (documentation)"),
+    ("fc00::/7", "private"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "reserved (site-local)"),
+    ("ff00::/8", "multicast"),
+)
+_BLOCKS = tuple((ip_network(block), kind) for block, kind in SPECIAL_BLOCKS)
+NAT64 = ip_network("64:ff9b::/96")
+
+
 def address_kind(address: IPAddress) -> str | None:
     """The class of a non-public address, or None for a public unicast one."""
+    for network, kind in _BLOCKS:
+        if address.version == network.version and address in network:
+            return kind
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),

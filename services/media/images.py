@@ -79,7 +79,7 @@ def open_picture(data: bytes, max_pixels: int) -> tuple[Image.Image, Header]:
             # Our own limit is checked below, on the header, before any decoding.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[DECODERS[kind]])
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError as exc:  # far beyond any limit of ours
         raise BadPicture(f"too many pixels: {exc}") from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise BadPicture(f"unreadable {kind.upper()} header: {exc}") from exc
@@ -100,8 +100,14 @@ def inspect(data: bytes, max_pixels: int) -> Header:
 
 
 def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation from the header's EXIF block (getexif() would decode a PNG)."""
+    raw = image.info.get("exif")
+    if not isinstance(raw, bytes):
+        return 1
     try:
-        return int(image.getexif().get(0x0112, 1))
+        exif = Image.Exif()
+        exif.load(raw)
+        return int(exif.get(0x0112, 1))
     except Exception:  # a broken EXIF block only loses the orientation
         return 1
 
@@ -127,8 +133,8 @@ def decode(data: bytes, max_pixels: int, largest: int) -> Image.Image:
             target = max(1, round(header.height * largest / header.width))
             box = (target, largest) if swapped else (largest, target)
             image.draft("RGB", box)  # DCT scaling: decodes at 1/2, 1/4 or 1/8 when it can
-        image.seek(0)  # GIF, WebP, AVIF: the first frame
-        image.load()
+        image.load()  # GIF, WebP, AVIF: the first frame (open leaves it there; a seek(0)
+        # would rewind a PNG into a lenient decoder that hides a corrupt stream)
         oriented = ImageOps.exif_transpose(image) or image
         return _clean(oriented)
     except BadPicture:

@@ -1,0 +1,140 @@
+"""Real pictures made with Pillow, hostile files, and a threaded HTTP server on loopback that
+serves them: what the media tests fetch."""
+
+from __future__ import annotations
+
+import io
+import struct
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+def photo(width: int = 1600, height: int = 1200, fmt: str = "JPEG", **options: object) -> bytes:
+    """A picture with detail in it (a Mandelbrot set), as a camera's would have."""
+    image = Image.effect_mandelbrot((width, height), (-2.0, -1.5, 1.0, 1.5), 60).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def with_gps(width: int = 1200, height: int = 800, orientation: int = 6) -> bytes:
+    """A JPEG carrying GPS coordinates, a camera maker and a turned orientation."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    exif[0x010F] = "PressCam"
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1], gps[2], gps[3], gps[4] = "N", (39.0, 54.0, 27.0), "E", (116.0, 23.0, 51.0)
+    return photo(width, height, "JPEG", quality=90, exif=exif.tobytes())
+
+
+def png_bomb(side: int = 30_000) -> bytes:
+    """A PNG of side x side pixels (one bit each, all zero) that compresses to ~100 KB."""
+    rows = b"\x00" * (1 + (side + 7) // 8) * 1000
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(rows) for _ in range(side // 1000)) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+EVIL_SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    b"<script>fetch('http://169.254.169.254/')</script><rect width='10' height='10'/></svg>"
+)
+NOT_A_PICTURE = b"This is a text file named like a picture.\n" * 20
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: int = 0  # send this many bytes in chunks, without a Content-Length
+
+
+@dataclass
+class PictureServer:
+    """What the server serves (path -> Route) and what it was asked (path, Host header)."""
+
+    host: str
+    port: int
+    routes: dict[str, Route]
+    requests: list[tuple[str, str]] = field(default_factory=list)
+
+    def url(self, path: str) -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def serve(self, path: str, body: bytes, content_type: str = "image/jpeg") -> str:
+        self.routes[path] = Route(body=body, headers={"Content-Type": content_type})
+        return self.url(path)
+
+    def redirect(self, path: str, location: str, status: int = 302) -> str:
+        self.routes[path] = Route(status=status, headers={"Location": location})
+        return self.url(path)
+
+
+def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            server.requests.append((self.path, self.headers.get("Host", "")))
+            route = server.routes.get(self.path.split("?", 1)[0], Route(status=404))
+            self.send_response(route.status)
+            for name, value in route.headers.items():
+                self.send_header(name, value)
+            if route.stream:
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self._stream(route.stream)
+                return
+            self.send_header("Content-Length", str(len(route.body)))
+            self.end_headers()
+            self.wfile.write(route.body)
+
+        def _stream(self, size: int) -> None:
+            chunk = b"\xff\xd8\xff" + b"\0" * (64 * 1024 - 3)
+            sent = 0
+            try:
+                while sent < size:
+                    self.wfile.write(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client stopped reading, as it should
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    return Handler
+
+
+@contextmanager
+def picture_server(host: str = "127.0.0.1") -> Iterator[PictureServer]:
+    """A threaded HTTP server on loopback (an ephemeral port), stopped on exit."""
+    state = PictureServer(host, 0, {})
+    httpd = ThreadingHTTPServer((host, 0), _handler(state))
+    httpd.daemon_threads = True
+    state.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+Maker = Callable[[], bytes]
