@@ -19,7 +19,7 @@ from services.ingest.feeds import Feed
 from services.ingest.schemas import ArticleAccepted, ArticleIn
 from shared.celery_app import app as celery_app
 from shared.logging import describe, get_logger
-from shared.models import Article, ArticleStatus
+from shared.models import Article
 
 log = get_logger("pressroom.ingest.bulk")
 
@@ -126,7 +126,7 @@ def answers(
             out.append(result)
             continue
         article = result.article
-        status = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.QUEUED
+        status = service.accepted_status(article)
         if not result.changed:
             meta = states.get(article.id, {})
             rendered = int(meta["rendered_version"]) if meta.get("rendered_version") else None

@@ -365,12 +365,17 @@ def _public_url(ctx: IngestContext, article: Article) -> str:
     return f"{ctx.site.base_url.rstrip('/')}/{path}"
 
 
+def accepted_status(article: Article) -> ArticleStatus:
+    """Where a version just stored stands: held by its embargo, withdrawn, or queued."""
+    if article.held_at(datetime.now(UTC)):
+        return ArticleStatus.SCHEDULED
+    return ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.QUEUED
+
+
 def _accepted(
     ctx: IngestContext, article: Article, *, changed: bool, detail: str = ""
 ) -> ArticleAccepted:
-    status = ArticleStatus.UNPUBLISHED if article.unpublished else ArticleStatus.QUEUED
-    if article.held_at(datetime.now(UTC)):
-        status = ArticleStatus.SCHEDULED
+    status = accepted_status(article)
     if not changed:  # a replay: say where the stored version stands, not "queued"
         meta = _render_state(ctx, article.id)
         rendered = int(meta["rendered_version"]) if meta.get("rendered_version") else None
