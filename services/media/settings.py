@@ -64,16 +64,14 @@ class MediaSettings(CommonSettings):
     @classmethod
     def _networks(cls, value: object) -> object:
         if isinstance(value, str):
-            return [
-                ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
-            ]
+            return [ip_network(part, strict=False) for part in _items(value)]
         return value
 
     @field_validator("media_widths", mode="before")
     @classmethod
     def _widths(cls, value: object) -> object:
         if isinstance(value, str):
-            return [int(part) for part in value.split(",") if part.strip()]
+            return [int(part) for part in _items(value)]
         return value
 
     @field_validator("media_widths")
@@ -82,3 +80,9 @@ class MediaSettings(CommonSettings):
         if not value or any(not 16 <= width <= 8192 for width in value):
             raise ValueError("media_widths: one or more widths between 16 and 8192")
         return sorted(set(value))
+
+
+def _items(value: str) -> list[str]:
+    """The items of "a,b" or of a JSON list (how .env.example spells a default)."""
+    parts = value.strip().removeprefix("[").removesuffix("]").split(",")
+    return [part.strip().strip("\"' ") for part in parts if part.strip().strip("\"' ")]

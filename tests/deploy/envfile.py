@@ -51,6 +51,8 @@ OWNERS = {
     "CounterSettings": "counter (services/counter/settings.py)",
     "EdgeSettings": "the edge, nginx (services/edge/settings.py: what its config is filled "
     "in with)",
+    "MediaSettings": "media: pictures fetched and rendered by the render workers, uploads "
+    "taken by ingest (services/media/settings.py)",
 }
 
 HEADER = """\
