@@ -87,16 +87,26 @@ def init(
     feed: Annotated[str | None, typer.Option(help="Also make sure this feed exists")] = None,
     key: Annotated[str | None, typer.Option(help="...with this key (development)")] = None,
 ) -> None:
-    """Create the buckets (idempotent); optionally register a feed with a known key."""
+    """Create the buckets (idempotent) and seed the placeholder site pages (config/pages.toml
+    beside the site config: each stored once, never over an operator's page); optionally
+    register a feed with a known key. Render workers publish the pages when they start."""
     from services.ingest.feeds import FeedRegistry
+    from services.ingest.site_pages import seed_pages
     from shared.settings import CommonSettings
+    from shared.site import load_site
+    from shared.site_pages import seed_pages as placeholders
     from shared.storage import Storage
 
-    storage = Storage.from_settings(CommonSettings())
+    settings = CommonSettings()
+    storage = Storage.from_settings(settings)
     storage.ensure_buckets()
     if feed and key:
         FeedRegistry(storage.data).ensure(feed, key)
+    site = load_site(settings.site_config, settings.site_base_url)
+    seeded = seed_pages(storage, site, placeholders(settings.site_config))
     console.print(f"[green]ready[/]: buckets {storage.site.name}, {storage.data.name}")
+    if seeded:
+        console.print(f"seeded site pages: {', '.join(seeded)}")
 
 
 @cli.command()

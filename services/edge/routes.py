@@ -29,8 +29,10 @@ class PublicApi:
 
 
 PUBLIC_APIS = (
-    # feeds publish, update, withdraw and read back their own articles
-    PublicApi("ingest", ("v1/articles", "v1/articles:batch", "v1/articles/[^/]+")),
+    # feeds publish, update, withdraw and read back their own articles, and the site's pages
+    PublicApi(
+        "ingest", ("v1/articles", "v1/articles:batch", "v1/articles/[^/]+", "v1/pages/[^/]+")
+    ),
     # feeds upload pictures (a location of its own: a picture is larger than an article)
     PublicApi("ingest", ("v1/media",)),
     # pages count a view and show counts, rankings and an article's views over time

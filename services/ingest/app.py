@@ -15,6 +15,7 @@ from services.ingest.legacy_api import router as legacy_router
 from services.ingest.media_api import router as media_router
 from services.ingest.metrics import ARTICLES_REJECTED
 from services.ingest.openapi import DESCRIPTION, install_openapi
+from services.ingest.pages_api import router as pages_router
 from services.ingest.service import IngestContext
 from services.ingest.settings import IngestSettings
 from shared.celery_app import configure_celery
@@ -77,6 +78,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(IngestError, _on_ingest_error)
     app.include_router(router)
+    app.include_router(pages_router)
     app.include_router(legacy_router)
     app.include_router(media_router)
     app.include_router(ops_router({"redis": _check_redis, "s3": _check_storage}))

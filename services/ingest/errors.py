@@ -125,6 +125,13 @@ class ArticleNotFound(IngestError):
         super().__init__(404, "Article not found", f"no article {article_id!r} in this feed")
 
 
+class PageNotFound(IngestError):
+    reason = "not_found"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(404, "Page not found", f"no site page {slug!r}")
+
+
 class ArticleBusy(IngestError):
     reason = "conflict"
 

@@ -216,3 +216,45 @@ class BatchAccepted(BaseModel):
     unchanged: int = Field(description="Items that changed nothing (replay, older version)")
     rejected: int
     items: list[ItemResult]
+
+
+class PageIn(BaseModel):
+    """`PUT /v1/pages/{slug}`: a site page (about, disclaimer, ad rates...)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"title": "关于我们", "body_html": "<p>本站简介……</p>"}]},
+    )
+
+    title: str = Field(min_length=1, max_length=300)
+    body_html: str = Field(default="", max_length=1_000_000)
+
+    @field_validator("title", "body_html")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if bad := xml_unsafe(value):
+            raise ValueError(f"contains {bad}, a character XML 1.0 does not allow")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _visible_title(cls, value: str) -> str:
+        value = value.strip()
+        if not visible(value):
+            raise ValueError("title must have a visible character")
+        return value
+
+
+class PageState(BaseModel):
+    slug: str
+    url: str = Field(description="Public address of the page")
+    title: str
+    body_html: str = Field(description="As stored: sanitized")
+    updated_at: datetime
+
+
+class PageAccepted(BaseModel):
+    slug: str
+    url: str
+    status: str = Field(description="queued: the page is (re)rendered or removed shortly")
+    changed: bool = Field(description="False when the request changed nothing")

@@ -107,10 +107,17 @@ def test_pages_and_both_apis_answer_through_nginx_as_stored_and_as_served(
         assert via_nginx.headers["content-type"] == direct.headers["content-type"], path
 
 
+def test_a_missing_page_gets_the_sites_404_page(nginx_url: str) -> None:
+    for path in ("/no-such-page.html", "/no-such-dir/"):
+        answer = httpx.get(f"{nginx_url}{path}")
+        assert answer.status_code == 404, path
+        assert answer.headers["content-type"].startswith("text/html"), path
+        assert "页面不存在" in answer.text, path
+
+
 def test_what_is_not_a_page_gets_a_plain_answer(nginx_url: str) -> None:
     answers = {
-        ("GET", "/no-such-page.html"): (404, b"not found\n"),
-        ("GET", "/no-such-dir/"): (404, b"not found\n"),
+        ("GET", "/api/no-such-route"): (404, b"not found\n"),
         ("POST", "/"): (405, b"method not allowed\n"),
         ("GET", "/healthz"): (200, b"ok\n"),
     }
@@ -152,4 +159,7 @@ def test_nginx_compresses_caches_and_sets_security_headers(live: Stack, nginx_ur
     for response in (first, missing):
         assert all(response.headers.get(h) for h in SECURITY_HEADERS)
     assert not any(h.startswith(("x-amz", "seaweed")) for h in first.headers)
-    assert missing.headers["content-type"] == "text/plain; charset=utf-8"
+    assert (missing.status_code, missing.headers["content-type"]) == (
+        404,
+        "text/html; charset=utf-8",  # the site's own 404 page
+    )
