@@ -38,7 +38,10 @@ os.environ.update(zip(CREDENTIAL_VARIABLES, TEST_CREDENTIALS, strict=True))
 # The stacks' edge is production's nginx, which keeps a page as long as its Cache-Control
 # says; the tests' pages are stored uncached, so that a test sees each change it makes at once
 # (tests/deploy/test_nginx_edge.py checks the caching on a page stored as production does).
-FRESH_PAGES = {"PRESSROOM_HTML_CACHE_CONTROL": "no-cache"}
+FRESH_PAGES = {
+    "PRESSROOM_HTML_CACHE_CONTROL": "no-cache",
+    "PRESSROOM_SEARCH_CACHE_CONTROL": "no-cache",
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

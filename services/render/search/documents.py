@@ -21,7 +21,6 @@ from shared.models import Article
 
 EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
 FRAGMENT_CHARS = 2_000  # enough for a snippet; past it the page trusts the index's match
-FRAGMENT_CACHE = "no-cache"  # a withdrawn article must drop out at the next query
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from redis.client import Pipeline
 
 from services.render.context import RenderContext
 from services.render.search.documents import (
-    FRAGMENT_CACHE,
     SearchDocument,
     assign_number,
     fragment,
@@ -91,12 +90,15 @@ def update_index(ctx: RenderContext) -> dict[str, bool]:
             gone.append(fragment_key(moved))
         postings.add(number, tokens(doc.text), tokens(doc.title, singles=True))
         fragments[fragment_key(number)] = fragment(ctx, doc)
-    on_threads(ctx, lambda kv: _put(ctx, kv[0], kv[1], FRAGMENT_CACHE), fragments.items())
-    if gone:
-        ctx.storage.site.delete_many(gone)
+    objects = [(key, body, ctx.settings.search_cache_control) for key, body in fragments.items()]
     segments = current_segments(ctx)
     if postings.body:
-        segments.append(write_segment(ctx, postings))
+        segment, shards = encode(postings)
+        objects += [(segment.shard_key(n), body, SHARD_CACHE) for n, body in enumerate(shards)]
+        segments.append(segment)
+    on_threads(ctx, lambda o: put_object(ctx, *o), objects)  # fragments and shards at once
+    if gone:
+        ctx.storage.site.delete_many(gone)
     segments = compact(ctx, segments)
     publish_manifest(ctx, segments)
     ctx.redis.eval(DEQUEUE, 1, ctx.keys.search_queue, *[x for kv in queued.items() for x in kv])
@@ -111,7 +113,7 @@ def update_index(ctx: RenderContext) -> dict[str, bool]:
     return dict.fromkeys([*fragments, MANIFEST], True)
 
 
-def _put(ctx: RenderContext, key: str, body: bytes, cache_control: str) -> None:
+def put_object(ctx: RenderContext, key: str, body: bytes, cache_control: str) -> None:
     ctx.storage.site.put(key, body, content_type=JSON, cache_control=cache_control)
 
 
@@ -119,7 +121,7 @@ def write_segment(ctx: RenderContext, postings: Postings) -> Segment:
     segment, shards = encode(postings)
     on_threads(
         ctx,
-        lambda n: _put(ctx, segment.shard_key(n), shards[n], SHARD_CACHE),
+        lambda n: put_object(ctx, segment.shard_key(n), shards[n], SHARD_CACHE),
         range(segment.shards),
     )
     return segment
@@ -133,7 +135,7 @@ def current_segments(ctx: RenderContext) -> list[Segment]:
 def publish_manifest(ctx: RenderContext, segments: list[Segment]) -> None:
     """Write the manifest readers start from, and remember it."""
     body = orjson.dumps({"version": 1, "segments": [s.as_json() for s in segments]})
-    _put(ctx, MANIFEST, body, FRAGMENT_CACHE)
+    put_object(ctx, MANIFEST, body, ctx.settings.search_cache_control)
     ctx.redis.set(ctx.keys.search_manifest, body)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 RUN = re.compile(rf"[{CJK}]+|[^\W{CJK}_]+")
 CJK_RUN = re.compile(rf"[{CJK}]+")
+SPLIT = re.compile(rf"([{CJK}]+)|([^\W{CJK}_]+)")  # RUN, telling the two kinds apart
 MAX_WORD = 40  # longer "words" are identifiers or garbage nobody types
 
 
@@ -34,13 +35,13 @@ def runs(text: str) -> Iterator[str]:
 def tokens(text: str, *, singles: bool = False) -> set[str]:
     """Every token of a text; `singles` adds each CJK character on its own (titles)."""
     found: set[str] = set()
-    for run in runs(text):
-        if CJK_RUN.fullmatch(run):
-            if len(run) == 1 or singles:
-                found.update(run)
-            found.update(run[i : i + 2] for i in range(len(run) - 1))
-        elif len(run) <= MAX_WORD:
-            found.add(run)
+    for cjk, other in SPLIT.findall(normalize(text)):
+        if cjk:
+            if len(cjk) == 1 or singles:
+                found.update(cjk)
+            found.update(map(str.__add__, cjk, cjk[1:]))  # each pair of neighbours
+        elif len(other) <= MAX_WORD:
+            found.add(other)
     return found
 
 

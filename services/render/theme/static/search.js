@@ -165,7 +165,7 @@
       var batch = hits.slice(next, next + want);
       next += batch.length;
       return Promise.all(batch.map(function (hit) {
-        return getJSON(root + "doc/" + hit.n + ".json", { cache: "no-cache" });
+        return getJSON(root + "doc/" + hit.n + ".json");
       })).then(function (docs) {
         var kept = [];
         docs.forEach(function (doc, i) {
@@ -178,7 +178,7 @@
         if (kept.length < want && next < hits.length) return page(want - kept.length);
       });
     }
-    getJSON(root + "manifest.json", { cache: "no-cache" })
+    getJSON(root + "manifest.json")
       .then(function (manifest) { return manifest ? candidates(manifest, tokens) : []; })
       .then(function (found) { hits = found; return page(PAGE); })
       .then(function () {
