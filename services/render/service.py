@@ -114,7 +114,7 @@ def _publish(ctx: RenderContext, article_id: str, version: int) -> str:
     outcome = "scheduled" if held else "unpublished" if article.unpublished else "published"
     _record(ctx, finish, article, outcome)
     schedule.track(ctx.keys, finish, article, held)
-    queue_document(ctx, finish, article, url, published=not article.unpublished)
+    queue_document(ctx, finish, article, url, published=outcome == "published")
     latest = len(finish)
     finish.hget(ctx.keys.article(article.id), "received_at")
     queue_dirty(ctx, finish, *dependants(ctx, article.id, before, after))
