@@ -22,6 +22,7 @@ import_cli = typer.Typer(
     help="Import an archive from another CMS (safe to run again; resumes).", no_args_is_help=True
 )
 console = Console()
+IMPORT_THREADS = 32
 
 MappingOpt = Annotated[
     Path | None, typer.Option(help="TOML: [channels] category id or directory -> channel slug")
@@ -104,10 +105,14 @@ def _run(
     from services.ingest.app import build_context
     from services.ingest.settings import IngestSettings
     from shared.celery_app import configure_celery
+    from shared.logging import configure_logging
 
     if hidden not in ("skip", "hide"):
         raise typer.BadParameter("skip or hide", param_hint="--hidden")
-    settings = IngestSettings()
+    # the bar is the import's report: per-article log lines would drown it (and cost time)
+    configure_logging("WARNING", json=False)
+    # more articles in flight than a request gets: the object store is the slow part
+    settings = IngestSettings().model_copy(update={"batch_threads": IMPORT_THREADS})
     ctx = build_context(settings)
     with console.status("reading categories and archive records..."):
         plans = mapper.plan_channels(reader.categories(), mapper.load_mapping(mapping), ctx.site)

@@ -107,10 +107,20 @@ def enqueue_many(ctx: service.IngestContext, articles: Sequence[Article]) -> Non
             pipe.hset(key, mapping={"version": article.version, "received_at": received})
             pipe.hdel(key, "error")
         pipe.execute()
-        for article in articles:
-            celery_app.send_task("render.article", args=[article.id, article.version])
-    except Exception as exc:  # kombu raises its own and redis' errors
+    except Exception as exc:  # redis' errors, and whatever a cluster's pipeline raises
         log.warning("ingest.enqueue.deferred", articles=len(articles), error=describe(exc))
+        return
+    if len(articles) == 1:
+        _send_render(articles[0])
+    else:  # one broker round trip each: side by side, as the articles were stored
+        list(store_pool(ctx.settings.batch_threads).map(_send_render, articles))
+
+
+def _send_render(article: Article) -> None:
+    try:
+        celery_app.send_task("render.article", args=[article.id, article.version])
+    except Exception as exc:  # kombu raises its own and redis' errors
+        log.warning("ingest.enqueue.deferred", id=article.id, error=describe(exc))
 
 
 def answers(
