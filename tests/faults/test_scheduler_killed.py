@@ -1,0 +1,70 @@
+"""The scheduler SIGKILLed across an embargo's instant: nothing publishes the article while
+it is down, and once it is back the article goes live, once, never lost."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from tests.faults.conftest import FaultStack, site_key, wait_for
+from tests.faults.figures import record
+
+HOLD_SECONDS = 6  # from the request to the instant: long enough to see the hold and the kill
+
+
+def published_runs(fs: FaultStack, article_id: str) -> int:
+    return len(re.findall(rf"render\.article\.published\s+id={article_id}", fs.workers_log()))
+
+
+def hit(fs: FaultStack, article_id: str) -> int:
+    return fs.counter.post(f"/v1/hits/{article_id}").status_code
+
+
+def test_an_instant_passing_while_the_scheduler_is_dead_publishes_once_it_is_back(
+    fault_stack: Callable[..., FaultStack],
+) -> None:
+    fs = fault_stack()
+    wait_for(lambda: "ready" in fs.log("render-worker-0"), "render worker ready", 30)
+    instant = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=HOLD_SECONDS + 1)
+    body = fs.article("held-across-a-kill", headline=True, embargoed=instant.isoformat())
+    answer = fs.ingest.post("/v1/articles", json=body)
+    assert (answer.status_code, answer.json()["status"]) == (202, "scheduled"), answer.text
+    aid, url = answer.json()["id"], answer.json()["url"]
+    wait_for(
+        lambda: fs.redis.zscore(fs.keys.due, aid) == instant.timestamp(),
+        "render held it in the due set",
+        20,
+    )
+
+    fs.kill("scheduler")
+    # Across the instant and past it: no page, no list, no count while nothing releases it.
+    while time.time() < instant.timestamp() + 3:
+        assert fs.page(url) is None
+        assert hit(fs, aid) == 404
+        time.sleep(0.5)
+    home = fs.storage.site.get("index.html") or b""
+    assert aid.encode() not in home
+
+    fs.restart_app("scheduler")
+    back = time.monotonic()
+    wait_for(lambda: fs.page(url) is not None, "published once the scheduler is back", 60)
+    live_after = time.monotonic() - back
+    wait_for(lambda: aid.encode() in (fs.storage.site.get("index.html") or b""), "on home", 30)
+    wait_for(
+        lambda: fs.redis.zscore(fs.keys.releasing, aid) is None,
+        "its release is finished",
+        30,
+    )
+
+    assert fs.redis.zscore(fs.keys.due, aid) is None
+    assert published_runs(fs, aid) == 1
+    assert hit(fs, aid) == 200
+    edge = fs.edge.get("/" + site_key(url))
+    assert edge.status_code == 200
+    record(
+        "scheduler SIGKILLed across an instant",
+        live_after_restart_s=round(live_after, 1),
+        published_runs=published_runs(fs, aid),
+    )
