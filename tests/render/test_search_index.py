@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -138,3 +140,17 @@ def test_small_segments_merge_and_merges_drop_withdrawn_articles(
     assert [d["t"] for d in search(site, "京剧", limit=20)] == [
         f"戏曲进校园 {n}" for n in range(10, 1, -1)
     ]
+
+
+def test_an_embargoed_article_is_found_only_once_it_is_due(newsroom: Newsroom) -> None:
+    site = newsroom.isolated.storage.site
+    due = newsroom.start + timedelta(days=1)
+    story = newsroom.file(1, title="年度文艺奖揭晓", embargoed=due.isoformat())
+    newsroom.ctx.clock = lambda: due - timedelta(minutes=1)
+    assert publish_article(newsroom.ctx, story.id, story.version) == "scheduled"
+    newsroom.flush()
+    assert titles(site, "文艺") == []
+    newsroom.ctx.clock = lambda: due
+    assert publish_article(newsroom.ctx, story.id, story.version) == "published"
+    newsroom.flush()
+    assert titles(site, "文艺") == ["年度文艺奖揭晓"]
