@@ -63,7 +63,12 @@ def article_json_ld(theme: Theme, article: Article, path: str, image: str | None
 
 def article_description(article: Article) -> str:
     """The meta description: the summary, else the first text of the body, shortened."""
-    text = article.summary or _body_text(article.body_html)
+    return describe(article.body_html, article.summary)
+
+
+def describe(body_html: str, summary: str = "") -> str:
+    """A page's meta description: `summary`, else the opening text of `body_html`, shortened."""
+    text = summary or _body_text(body_html)
     text = SPACES.sub(" ", text).strip()
     if len(text) > DESCRIPTION_CHARS:
         text = text[: DESCRIPTION_CHARS - 1].rstrip() + "…"

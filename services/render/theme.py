@@ -48,6 +48,7 @@ class Theme:
             page_image=partial(structured_data.page_image, self),
             article_json_ld=partial(structured_data.article_json_ld, self),
             article_description=structured_data.article_description,
+            describe=structured_data.describe,
         )
         self.env.filters.update(rfc822=rfc822, w3c=w3c, xml_safe=printable)
         self.fingerprint = self._fingerprint(roots)

@@ -17,10 +17,14 @@ from markupsafe import Markup
 from schema_org import registry
 
 from services.render.articles import Neighbours, article_page
+from services.render.search.page import render_search_page
+from services.render.site_files import publish_site_files
+from services.render.site_pages import render_site_page
 from services.render.structured_data import article_description
 from services.render.theme import Theme
 from shared.models import Article
 from shared.site import load_site
+from shared.site_pages import SitePage, page_key
 from shared.text import xml_safe
 from tests.render.conftest import Newsroom
 
@@ -300,11 +304,23 @@ def test_every_page_kind_has_its_description_canonical_and_card(small_pages: New
     news = site.channel("news")
     assert news is not None
     second = small_pages.url(small_pages.file(2))
+    about = SitePage(
+        slug="about",
+        title="关于我们",
+        body_html="<p>研究会简介。</p>",
+        feed="init",
+        updated_at=WHEN,
+    )
+    small_pages.isolated.storage.data.put_json(page_key("about"), about.model_dump(mode="json"))
+    assert render_site_page(small_pages.ctx, "about") == "published"
+    render_search_page(small_pages.ctx)
     pages = {
         "": (site.description, "website", site.name),
         "news/": (news.description, "website", news.name),
         "news/list_1.html": (news.description, "website", f"{news.name} 第1页"),
         second: ("正文 2", "article", "稿件 2"),
+        "about.html": ("研究会简介。", "website", "关于我们"),
+        "query.html": (f"在{site.name}的全部文章中查询", "website", "相关查询"),
     }
     for path, (description, kind, title) in pages.items():
         body = small_pages.page(path + "index.html" if path.endswith("/") or not path else path)
@@ -322,3 +338,9 @@ def test_every_page_kind_has_its_description_canonical_and_card(small_pages: New
         assert head.meta["og:image"].startswith(site.base_url.rstrip("/") + "/static/logo."), path
         assert head.meta["twitter:card"] == "summary", path
         assert (head.json_ld != []) == (kind == "article"), path
+
+    publish_site_files(small_pages.ctx)
+    missing = Head(small_pages.page("404.html") or "")
+    assert missing.canonical == []  # answered at every missing address: none is its own
+    assert missing.meta["description"] == site.description
+    assert missing.meta["og:site_name"] == site.name
