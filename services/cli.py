@@ -18,7 +18,7 @@ from rich.console import Console
 from services.counter.cli import counter_cli
 from services.importer.cli import import_cli
 from services.ingest.cli import feeds_cli
-from services.render.cli import rebuild, reindex, render_worker
+from services.render.cli import rebuild, reindex, render_worker, scheduled
 
 if TYPE_CHECKING:
     from services.stack.run import Stack
@@ -31,6 +31,7 @@ cli.add_typer(import_cli, name="import")
 cli.command("render-worker")(render_worker)
 cli.command("rebuild")(rebuild)
 cli.command("reindex")(reindex)
+cli.command("scheduled")(scheduled)
 console = Console()
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -22,6 +23,7 @@ from services.render.settings import RenderSettings
 from services.render.site_files import dead_links, publish_site, rebuild_site
 from services.render.tasks import build_context
 from shared.celery_app import MEDIA_QUEUE, PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
+from shared.models import article_key
 
 console = Console()
 
@@ -117,6 +119,26 @@ def _print_summary(summary: job.Summary, seconds: float) -> None:
     console.print(table)
     for what in summary.failures[:20]:
         console.print(f"[red]failed[/]: {what} (run rebuild again to retry)")
+
+
+def scheduled(
+    hours: Annotated[float, typer.Option(help="Only what is due within this many hours")] = 24 * 7,
+    limit: Annotated[int, typer.Option(help="At most this many, soonest first")] = 100,
+) -> None:
+    """List the embargoed articles waiting for their instant (read from the due set)."""
+    from services.render.schedule import scheduled as due_between
+
+    ctx = build_context(RenderSettings())
+    now = time.time()
+    due = due_between(ctx.redis, ctx.keys, since=0, until=now + hours * 3600, limit=limit)
+    table = Table(title=f"scheduled ({len(due)} shown)")
+    for column in ("instant", "id", "channel", "title"):
+        table.add_column(column)
+    for aid, instant in due:
+        document = ctx.storage.data.get_json(article_key(aid)) or {}
+        when = ctx.theme.local_time(datetime.fromtimestamp(instant, UTC))
+        table.add_row(when, aid, document.get("channel", ""), document.get("title", ""))
+    console.print(table)
 
 
 def reindex() -> None:
