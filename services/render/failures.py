@@ -87,6 +87,9 @@ def fail_article(
     pipe.zrem(ctx.keys.headlines, article_id)
     pipe.hdel(ctx.keys.page_inputs, article_id)
     pipe.sadd(ctx.keys.outbox_done, article_id)
+    # a released embargo that cannot be rendered is not released again every lease
+    pipe.zrem(ctx.keys.due, article_id)
+    pipe.zrem(ctx.keys.releasing, article_id)
     pipe.hincrby(ctx.keys.render_count, "failed", 1)
     pipe.execute()
     mark_dirty(ctx, pages, series)

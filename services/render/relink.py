@@ -37,7 +37,9 @@ def rerender_articles(ctx: RenderContext, ids: list[str]) -> dict[str, bool]:
     """Re-render published, indexed articles whose page inputs changed. Returns
     `article:<id>` -> whether its page was written (as render_dependant reports pages)."""
     documents = _documents(ctx, ids)
-    live = [(a.channel, a.id) for a, _ in documents.values() if not a.unpublished]
+    now = ctx.clock()
+    shown = [a for a, _ in documents.values() if not a.unpublished and not a.held_at(now)]
+    live = [(a.channel, a.id) for a in shown]
     pipe = ctx.redis.pipeline(transaction=False)
     for channel, aid in live:
         pipe.zscore(ctx.keys.channel(channel), aid)
