@@ -12,6 +12,8 @@ from redis.client import Pipeline
 from services.render.articles import parse_document
 from services.render.context import RenderContext
 from services.render.rebuild import article_documents, batches
+from services.render.search.build import replace_index
+from services.render.search.documents import SearchDocument
 from services.render.service import index_fields
 from shared.models import Article, article_key
 
@@ -25,6 +27,7 @@ class Indexes:
     unpublished: int = 0
     scheduled: int = 0
     failed: int = 0
+    searchable: list[SearchDocument] = field(default_factory=list)
 
     def add(self, key: str, article: Article) -> None:
         self.sets.setdefault(key, {})[article.id] = article.published_at.timestamp()
@@ -39,6 +42,7 @@ def reindex(ctx: RenderContext, advance: Callable[[int], None] = lambda _: None)
         indexes.sets[ctx.keys.channel(channel.slug)] = {}
     asyncio.run(_read_and_index(ctx, [aid for aid, _ in documents], indexes, advance))
     _replace_sets(ctx, indexes.sets)
+    replace_index(ctx, indexes.searchable)  # its segment list lives in Redis too
     return indexes
 
 
@@ -75,6 +79,7 @@ def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) 
             indexes.unpublished += 1
             continue
         indexes.published += 1
+        indexes.searchable.append(SearchDocument.of(article, url))
         indexes.add(ctx.keys.channel(article.channel), article)
         indexes.add(ctx.keys.published, article)
         if article.headline:

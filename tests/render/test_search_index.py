@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.render.reindex import reindex
 from services.render.search import index
 from services.render.search.segments import Postings, encode
 from services.render.search.tokens import CJK_RUN, query_tokens, runs, tokens
@@ -154,3 +155,21 @@ def test_an_embargoed_article_is_found_only_once_it_is_due(newsroom: Newsroom) -
     assert publish_article(newsroom.ctx, story.id, story.version) == "published"
     newsroom.flush()
     assert titles(site, "文艺") == ["年度文艺奖揭晓"]
+
+
+def test_a_reindex_after_redis_lost_its_data_makes_the_archive_findable_again(
+    newsroom: Newsroom,
+) -> None:
+    site, db = newsroom.isolated.storage.site, newsroom.ctx.redis
+    newsroom.publish(1, title="非遗传承人座谈", body_html="<p>剪纸</p>")
+    newsroom.unpublish(newsroom.publish(2, title="剪纸展览撤稿", body_html="<p>剪纸</p>"))
+    newsroom.flush()
+    for key in db.scan_iter(f"{newsroom.ctx.keys.prefix}*"):
+        db.delete(key)
+    newsroom.publish(3, title="剪纸新作", body_html="<p>新作</p>")
+    newsroom.flush()
+    assert titles(site, "剪纸") == ["剪纸新作"]  # the lost segment list: the archive is gone
+
+    reindex(newsroom.ctx)
+
+    assert titles(site, "剪纸") == ["剪纸新作", "非遗传承人座谈"]

@@ -3,6 +3,7 @@ written side by side, without going through the flush's one-segment-per-burst pa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from services.render.context import RenderContext
@@ -25,8 +26,25 @@ from services.render.search.tokens import tokens
 
 
 def build_index(ctx: RenderContext, documents: Iterable[SearchDocument]) -> list[Segment]:
-    """Index the documents (oldest first, FROZEN to a segment) beside the live segments;
-    returns the new segments."""
+    """Index the documents beside the live segments; returns the new segments."""
+    added = build_segments(ctx, documents)
+    publish_manifest(ctx, current_segments(ctx) + added)
+    return added
+
+
+def replace_index(ctx: RenderContext, documents: Iterable[SearchDocument]) -> list[Segment]:
+    """Index the documents (a whole archive) in place of every live segment, which retire
+    (a reindex: the documents come from the data bucket, the source of truth)."""
+    old = current_segments(ctx)
+    added = build_segments(ctx, documents)
+    publish_manifest(ctx, added)
+    if old:
+        ctx.redis.zadd(ctx.keys.search_retired, {f"{s.id}:{s.shards}": time.time() for s in old})
+    return added
+
+
+def build_segments(ctx: RenderContext, documents: Iterable[SearchDocument]) -> list[Segment]:
+    """The documents' fragments and segments (oldest first, FROZEN to a segment), written."""
     ordered = sorted(documents, key=lambda d: d.published_at)
     numbers = allocate(ctx, ordered)
     added = []
@@ -40,7 +58,6 @@ def build_index(ctx: RenderContext, documents: Iterable[SearchDocument]) -> list
             fragments.append((fragment_key(number), fragment(ctx, doc), cache))
         on_threads(ctx, lambda o: put_object(ctx, *o), fragments)
         added.append(write_segment(ctx, postings))
-    publish_manifest(ctx, current_segments(ctx) + added)
     return added
 
 
