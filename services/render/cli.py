@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -103,7 +104,7 @@ def rebuild(
     _print_summary(total, time.perf_counter() - started)
     dead = dead_links(ctx) if channel is None else []
     for link in dead:
-        console.print(f"[red]dead link[/]: {link}")
+        console.print(f"[red]dead link[/]: {escape(str(link))}", soft_wrap=True)
     if total.failed or dead:
         raise typer.Exit(1)
 

@@ -17,11 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner, Result
 
+from services.cli import cli
 from services.stack.run import Stack
 from tests.conftest import FRESH_PAGES
+from tests.media.pictures import photo
 from tests.stack import harness
 from tests.stack.crawler import crawl
+from tests.test_pictures_end_to_end import Agency, agency
 
 EMPTY = ("special", "专题")
 STARTS = ("/", "/feed.xml", "/atom.xml", "/sitemap.xml", "/robots.txt", "/favicon.ico")
@@ -67,7 +71,11 @@ def site_config(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("crawl")
-    env = {**FRESH_PAGES, "PRESSROOM_SITE_CONFIG": str(site_config(home))}
+    env = {
+        **FRESH_PAGES,
+        "PRESSROOM_SITE_CONFIG": str(site_config(home)),
+        "PRESSROOM_MEDIA_WIDTHS": "320,640",  # pictures are not what this walk is about
+    }
     stack = Stack(home / "stack", prefix="crawl:", extra_env=env)
     try:
         harness.start_on_free_ports(stack)
@@ -96,8 +104,20 @@ def feed(portal: Stack) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def published(feed: httpx.Client, edge: httpx.Client) -> list[str]:
-    """The stories and a site page of the operator's, published; their paths."""
+def pictures() -> Iterator[Agency]:
+    with agency() as server:
+        server.pictures["/lead.jpg"] = photo(640, 427)
+        server.pictures["/inline.jpg"] = photo(480, 320)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def published(feed: httpx.Client, edge: httpx.Client, pictures: Agency) -> list[str]:
+    """The stories (one with pictures) and a site page of the operator's; their paths."""
+    illustrated = {
+        "body_html": f'<p>图文</p><p><img src="{pictures.url("/inline.jpg")}" alt="会场"></p>',
+        "images": [{"href": pictures.url("/lead.jpg"), "caption": "现场", "credit": "本站"}],
+    }
     paths = []
     for n, (channel, title, headline) in enumerate(STORIES):
         story = {
@@ -107,7 +127,7 @@ def published(feed: httpx.Client, edge: httpx.Client) -> list[str]:
             "channel": channel,
             "headline": headline,
             "published_at": f"2024-05-0{n + 1}T08:00:00+08:00",
-        }
+        } | (illustrated if n == 0 else {})
         answer = feed.post("/v1/articles", json=story)
         assert answer.status_code == 202, answer.text
         paths.append(httpx.URL(answer.json()["url"]).path)
@@ -116,6 +136,7 @@ def published(feed: httpx.Client, edge: httpx.Client) -> list[str]:
     paths.append("/contact-us.html")
     for path in paths:
         poll(partial(answers_200, edge, path), f"{path} published")
+    poll(lambda: edge.get(paths[0]).text.count("<picture>") == 2, "the pictures on the page")
     # the sitemap is the last page a flush writes: once it lists everything, the site is whole
     poll(lambda: all(p in edge.get("/sitemap.xml").text for p in paths), "the sitemap complete")
     return paths
@@ -135,6 +156,7 @@ def test_every_link_reachable_from_home_feeds_and_sitemap_answers_200(
     for channel in ("news", "notices", "reviews", EMPTY[0]):
         assert f"{origin}/{channel}/" in reached, channel
     assert "暂无文章" in edge.get(f"/{EMPTY[0]}/").text
+    assert walked.pages(f"{origin}/media/"), "the walk reached no picture"
 
 
 def test_a_missing_page_is_the_sites_404_page_with_status_404(
@@ -163,3 +185,26 @@ def test_a_deleted_site_page_leaves_the_site_and_the_sitemap(
     poll(lambda: edge.get("/leaving.html").status_code == 404, "the page removed")
     poll(lambda: "/leaving.html" not in edge.get("/sitemap.xml").text, "the sitemap without it")
     assert "页面不存在" in edge.get("/leaving.html").text
+
+
+def rebuild(portal: Stack) -> Result:
+    """`pressroom rebuild` against the portal, in this process (no interpreter to start)."""
+    return CliRunner().invoke(cli, ["rebuild"], env={**portal.env, "COLUMNS": "400"})
+
+
+def test_the_rebuild_fails_naming_each_page_the_site_links_to_that_is_gone(
+    portal: Stack, feed: httpx.Client, published: list[str]
+) -> None:
+    whole = rebuild(portal)
+    assert whole.exit_code == 0, whole.output
+    assert "dead link" not in whole.output
+
+    assert feed.delete("/v1/pages/disclaimer").status_code == 202
+    broken = rebuild(portal)
+    feed.put("/v1/pages/disclaimer", json={"title": "免责声明", "body_html": "<p>声明</p>"})
+
+    assert broken.exit_code == 1
+    dead = [line for line in broken.output.splitlines() if "dead link" in line]
+    assert len(dead) == 1, broken.output
+    assert "/disclaimer.html" in dead[0]
+    assert "PUT /v1/pages/disclaimer" in dead[0]

@@ -113,6 +113,10 @@ def links_in(body: bytes, media: str) -> Iterator[str]:
                 value = element.get(attribute)
                 if value and (tag != "form" or element.get("method", "get").lower() == "get"):
                     yield value
+        for element in document.xpath("//*[@srcset]"):  # responsive pictures' renditions
+            for candidate in str(element.get("srcset")).split(","):
+                if candidate.strip():
+                    yield candidate.split()[0]
         return
     feed = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True))
     for node in feed.iter():
