@@ -151,22 +151,29 @@
     list.appendChild(li);
   }
 
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  var current = null; // the query on show: its ranked hits and how far they are shown
+
   function run(query) {
-    var status = document.getElementById("search-status");
-    var list = document.getElementById("search-results");
-    var more = document.getElementById("search-more");
     var tokens = queryTokens(query);
     var words = runs(query);
+    var search = { hits: [], next: 0, shown: 0 };
+    current = search;
+    list.textContent = "";
+    list.removeAttribute("data-search-ms");
+    more.hidden = true;
     if (!tokens.length) { status.textContent = "请输入要查询的字词。"; return; }
     var started = performance.now();
     status.textContent = "正在查询…";
-    var hits = [], next = 0, shown = 0;
-    function page(want) {
-      var batch = hits.slice(next, next + want);
-      next += batch.length;
+    search.page = function page(want) {
+      var batch = search.hits.slice(search.next, search.next + want);
+      search.next += batch.length;
       return Promise.all(batch.map(function (hit) {
         return getJSON(root + "doc/" + hit.n + ".json");
       })).then(function (docs) {
+        if (current !== search) return; // a newer query took over
         var kept = [];
         docs.forEach(function (doc, i) {
           if (!doc) return;
@@ -174,25 +181,48 @@
           if (c.ok) kept.push({ doc: doc, inTitle: c.inTitle, n: batch[i].n });
         });
         kept.sort(function (a, b) { return (b.inTitle - a.inTitle) || (b.n - a.n); });
-        kept.forEach(function (k) { show(list, k.doc, words); shown++; });
-        if (kept.length < want && next < hits.length) return page(want - kept.length);
+        kept.forEach(function (k) { show(list, k.doc, words); search.shown++; });
+        if (kept.length < want && search.next < search.hits.length) {
+          return page(want - kept.length);
+        }
       });
-    }
+    };
     getJSON(root + "manifest.json")
       .then(function (manifest) { return manifest ? candidates(manifest, tokens) : []; })
-      .then(function (found) { hits = found; return page(PAGE); })
+      .then(function (found) { search.hits = found; return search.page(PAGE); })
       .then(function () {
-        status.textContent = shown ? "“" + query + "”的查询结果" : "没有找到与“" + query + "”相关的文章。";
-        more.hidden = next >= hits.length;
+        if (current !== search) return;
+        status.textContent = search.shown
+          ? "“" + query + "”的查询结果"
+          : "没有找到与“" + query + "”相关的文章。";
+        more.hidden = search.next >= search.hits.length;
         list.setAttribute("data-search-ms", String(Math.round(performance.now() - started)));
       })
       .catch(function () { status.textContent = "查询暂时不可用,请稍后再试。"; });
-    more.addEventListener("click", function () {
-      page(PAGE).then(function () { more.hidden = next >= hits.length; });
-    });
   }
 
-  var query = (new URLSearchParams(location.search).get("q") || "").trim().slice(0, 100);
-  document.querySelectorAll("input[name=q]").forEach(function (input) { input.value = query; });
-  if (query) run(query);
+  more.addEventListener("click", function () {
+    var search = current;
+    if (!search || !search.page) return;
+    search.page(PAGE).then(function () { more.hidden = search.next >= search.hits.length; });
+  });
+
+  function fromAddress() {
+    var query = (new URLSearchParams(location.search).get("q") || "").trim().slice(0, 100);
+    document.querySelectorAll("input[name=q]").forEach(function (input) { input.value = query; });
+    if (query) run(query);
+  }
+
+  // On this page a new query needs no reload: the address changes, so it stays linkable.
+  document.querySelectorAll("form[action='/query.html']").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var query = (form.elements.namedItem("q").value || "").trim().slice(0, 100);
+      if (!query) return;
+      event.preventDefault();
+      history.pushState(null, "", "/query.html?q=" + encodeURIComponent(query));
+      fromAddress();
+    });
+  });
+  window.addEventListener("popstate", fromAddress);
+  fromAddress();
 })();
