@@ -135,8 +135,8 @@ def decode(data: bytes, max_pixels: int, largest: int) -> Image.Image:
             image.draft("RGB", box)  # DCT scaling: decodes at 1/2, 1/4 or 1/8 when it can
         image.load()  # GIF, WebP, AVIF: the first frame (open leaves it there; a seek(0)
         # would rewind a PNG into a lenient decoder that hides a corrupt stream)
-        oriented = ImageOps.exif_transpose(image) or image
-        return _clean(oriented)
+        ImageOps.exif_transpose(image, in_place=True)
+        return _clean(image)
     except BadPicture:
         raise
     except Exception as exc:  # every decoder failure is a property of the bytes
@@ -149,9 +149,10 @@ def _clean(image: Image.Image) -> Image.Image:
     mode = "RGBA" if alpha else "RGB"
     if profile and image.mode in ("RGB", "RGBA", "CMYK"):
         image = _to_srgb(image, profile, mode)
-    converted = image.convert(mode) if image.mode != mode else image.copy()
-    converted.info = {}
-    return converted
+    if image.mode != mode:
+        image = image.convert(mode)
+    image.info = {}  # nothing of the original's metadata may reach an encoder
+    return image
 
 
 def _to_srgb(image: Image.Image, profile: bytes, mode: str) -> Image.Image:
@@ -164,21 +165,26 @@ def _to_srgb(image: Image.Image, profile: bytes, mode: str) -> Image.Image:
     return converted if converted is not None else image
 
 
-def renditions(
-    image: Image.Image,
+def render(
+    data: bytes,
+    max_pixels: int,
     widths: list[int],
     modern: RenditionFormat,
     *,
     jpeg_quality: int,
     modern_quality: int,
 ) -> Iterator[Encoded]:
-    """Each width, largest first, resized from the one before it (cheaper than from the
-    original, and no step more than halves), in the modern format and as JPEG."""
-    current = image
-    for width in sorted(rendition_widths(image.width, widths), reverse=True):
-        height = max(1, round(image.height * width / image.width))
+    """Each width, largest first, in the modern format and as JPEG. The picture is decoded
+    once, and each width is resized from the one before it (cheaper than from the original);
+    the decoded original is let go as soon as the largest width is made."""
+    header = inspect(data, max_pixels)
+    chosen = sorted(rendition_widths(header.width, widths), reverse=True)
+    current = decode(data, max_pixels, chosen[0])
+    for width in chosen:
+        height = max(1, round(header.height * width / header.width))
         if (width, height) != current.size:
-            current = current.resize((width, height), Image.Resampling.BICUBIC)
+            # reducing_gap: a box reduction by a whole factor first, as Image.thumbnail does
+            current = current.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=2.0)
         yield Encoded(width, height, modern, _encode(current, modern, modern_quality))
         yield Encoded(width, height, "jpeg", _encode(_opaque(current), "jpeg", jpeg_quality))
 

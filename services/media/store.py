@@ -113,12 +113,10 @@ def render_picture(ctx: MediaContext, record: Picture, data: bytes) -> Picture:
 def _render_original(ctx: MediaContext, sha256: str, data: bytes) -> Picture:
     settings = ctx.settings
     header = images.inspect(data, settings.media_max_pixels)
-    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
-    widths = images.rendition_widths(header.width, settings.media_widths)
-    decoded = images.decode(data, settings.media_max_pixels, max(widths))
     made: list[Rendition] = []
-    for encoded in images.renditions(
-        decoded,
+    for encoded in images.render(
+        data,
+        settings.media_max_pixels,
         settings.media_widths,
         settings.media_format,
         jpeg_quality=settings.media_jpeg_quality,
@@ -132,12 +130,14 @@ def _render_original(ctx: MediaContext, sha256: str, data: bytes) -> Picture:
         )
         made.append(rendition(sha256, encoded.width, encoded.height, encoded.format))
     made.sort(key=lambda r: (r.width, r.format))
+    # Kept only once it rendered: a picture that fails leaves nothing for the sweep to find.
+    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
     done = Picture(
         ref=sha256,
         source=UPLOAD_SCHEME + sha256,
         state=PictureState.ready,
-        width=decoded.width,
-        height=decoded.height,
+        width=header.width,
+        height=header.height,
         sha256=sha256,
         renditions=made,
     )

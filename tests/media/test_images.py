@@ -16,8 +16,7 @@ WIDTHS = [320, 640, 960, 1280, 1920]
 
 
 def render(data: bytes, widths: list[int] = WIDTHS) -> list[images.Encoded]:
-    decoded = images.decode(data, LIMIT, max(images.rendition_widths(10**6, widths)))
-    made = images.renditions(decoded, widths, "webp", jpeg_quality=80, modern_quality=75)
+    made = images.render(data, LIMIT, widths, "webp", jpeg_quality=80, modern_quality=75)
     return list(made)
 
 
