@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Request, Response
 from typer.testing import CliRunner, Result
 
 from services.cli import cli
@@ -208,3 +209,39 @@ def test_the_rebuild_fails_naming_each_page_the_site_links_to_that_is_gone(
     assert len(dead) == 1, broken.output
     assert "/disclaimer.html" in dead[0]
     assert "PUT /v1/pages/disclaimer" in dead[0]
+
+
+def test_no_page_logs_a_console_error_or_asks_for_a_missing_file(
+    browser: Browser, portal: Stack, published: list[str]
+) -> None:
+    """Chromium on each kind of page (the icons, styles, scripts, fragment and counter they
+    ask for included); the 404 page's only error is its own status."""
+    origin = portal.urls["site_url"].rstrip("/")
+    kinds = ["/", "/news/", f"/{EMPTY[0]}/", published[0], "/about.html", "/no-such-page.html"]
+    problems: dict[str, list[str]] = {}
+    for path in kinds:
+        page = browser.new_page()
+        seen: list[str] = []
+
+        def console(message: ConsoleMessage, seen: list[str] = seen) -> None:
+            if message.type == "error":
+                seen.append(message.text)
+
+        def answered(response: Response, seen: list[str] = seen) -> None:
+            if response.status >= 400:
+                seen.append(f"{response.status} {response.url}")
+
+        def failed(request: Request, seen: list[str] = seen) -> None:
+            seen.append(f"failed {request.url}")
+
+        page.on("console", console)
+        page.on("response", answered)
+        page.on("requestfailed", failed)
+        page.goto(origin + path, wait_until="networkidle")
+        page.close()
+        if path == "/no-such-page.html":
+            own = (f"404 {origin}{path}", "status of 404")
+            seen = [s for s in seen if not any(o in s for o in own)]
+        if seen:
+            problems[path] = seen
+    assert problems == {}
