@@ -75,6 +75,13 @@ def test_a_reader_finds_an_article_by_a_two_character_word_until_it_is_withdrawn
     expect(first.locator("mark").first).to_have_text("鼋鼍")
     assert first.locator("a").get_attribute("href") == page_path(found["url"])
 
+    page.locator("#search-q").fill("博物馆")  # a new query from the page: the address follows
+    page.locator("#search-q").press("Enter")
+    page.wait_for_url("**/query.html?q=%E5%8D%9A%E7%89%A9%E9%A6%86")
+    assert until(page, lambda t: bool(t))[0] == in_text
+    page.go_back()
+    expect(page.locator("#search-q")).to_have_value("鼋鼍")
+
     withdrawn = ingest.delete(f"/v1/articles/{found['id']}")
     assert withdrawn.status_code == 202, withdrawn.text
     titles = until(page, lambda t: in_title not in t)
