@@ -92,6 +92,7 @@ def list_page_keys(ctx: RenderContext) -> dict[str, str]:
         "home": "index.html",
         "feeds:site": "feed.xml",
         "sitemap": "sitemap.xml",
+        "search": "query.html",  # the footer's 相关查询
     }
     for channel in ctx.site.channels:
         keys[f"channel:{channel.slug}"] = f"{channel.slug}/index.html"

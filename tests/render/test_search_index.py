@@ -14,6 +14,7 @@ from services.render.search import index
 from services.render.search.segments import Postings, encode
 from services.render.search.tokens import CJK_RUN, query_tokens, runs, tokens
 from services.render.service import publish_article
+from services.render.site_files import publish_site
 from tests.render.conftest import Newsroom
 from tests.render.search_reader import search, titles
 
@@ -173,3 +174,10 @@ def test_a_reindex_after_redis_lost_its_data_makes_the_archive_findable_again(
     reindex(newsroom.ctx)
 
     assert titles(site, "剪纸") == ["剪纸新作", "非遗传承人座谈"]
+
+
+def test_a_new_site_has_its_search_page_before_any_article(newsroom: Newsroom) -> None:
+    publish_site(newsroom.ctx)  # what `pressroom init` and a starting worker do
+    page = newsroom.page("query.html")
+    assert page is not None
+    assert 'id="search-results"' in page
