@@ -4,6 +4,7 @@ bucket as <picture> elements, and the pages that show them follow without a new 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from services.ingest.pictures import image_ref
@@ -11,6 +12,7 @@ from services.media.schemas import Picture, PictureState, Rendition
 from services.render.pictures import picture_ready
 from shared.models import Article
 from tests.render.conftest import Newsroom
+from tests.render.test_html_valid import vnu_errors
 
 UPSTREAM = "https://img.agency.example"
 LEAD = f"{UPSTREAM}/lead.jpg"
@@ -68,7 +70,8 @@ def test_an_article_publishes_before_its_pictures_and_never_names_the_upstream(
     page = newsroom.page(newsroom.url(article))
 
     assert page is not None
-    assert "第一段" in page and "第二段" in page
+    assert "第一段" in page
+    assert "第二段" in page
     assert UPSTREAM not in page
     assert imgs(page) == []
     linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
@@ -87,15 +90,18 @@ def test_a_ready_picture_reaches_the_article_page_and_the_lists(newsroom: Newsro
     page = newsroom.page(newsroom.url(article)) or ""
     assert UPSTREAM not in page
     lead, inline = imgs(page)
-    assert 'loading="lazy"' not in lead and 'width="1280" height="960"' in lead
+    assert 'loading="lazy"' not in lead
+    assert 'width="1280" height="960"' in lead
     assert 'alt="签约现场"' in lead  # no description: the caption
-    assert 'loading="lazy"' in inline and 'alt="会场"' in inline
+    assert 'loading="lazy"' in inline
+    assert 'alt="会场"' in inline
     assert re.search(r'<source type="image/webp" srcset="/media/\S+-320\.webp 320w, ', page)
     assert "图片来源:新华社" in page
     assert page.index("第一段") < page.index(inline) < page.index("第二段")  # in place
     assert f"/media/{image_ref(LEAD)}-1280.jpeg" in page  # og:image: the largest JPEG
     home = newsroom.page("index.html") or ""
-    assert 'class="focus-strip"' in home and article.title in home
+    assert 'class="focus-strip"' in home
+    assert article.title in home
     assert f"/media/{image_ref(LEAD)}-320.jpeg" in home
     assert f"/media/{image_ref(LEAD)}-320.jpeg" in (newsroom.page("news/index.html") or "")
 
@@ -109,7 +115,8 @@ def test_a_failed_picture_is_left_out_and_the_article_stays(newsroom: Newsroom) 
     page = newsroom.page(newsroom.url(article)) or ""
 
     assert len(imgs(page)) == 1  # the lead only
-    assert "第一段" in page and INLINE not in page
+    assert "第一段" in page
+    assert INLINE not in page
 
 
 def test_a_decorative_picture_has_an_empty_alt_and_others_never_do(newsroom: Newsroom) -> None:
@@ -158,3 +165,21 @@ def test_a_stored_cover_image_is_served_as_a_picture_not_hotlinked(newsroom: New
     newsroom.flush()
 
     assert f"/media/{image_ref(LEAD)}-640.jpeg" in (newsroom.page(newsroom.url(article)) or "")
+
+
+def test_pages_with_pictures_are_valid_html5(newsroom: Newsroom, tmp_path: Path) -> None:
+    first = newsroom.publish(1, **with_pictures())
+    newsroom.publish(2, **with_pictures(body_html="<p>无图正文</p>"))
+    ready(newsroom, LEAD)
+    ready(newsroom, INLINE)
+    newsroom.flush()
+    files = []
+    for name, key in {"home": "index.html", "channel": "news/index.html"}.items():
+        files.append(tmp_path / f"{name}.html")
+        files[-1].write_text(newsroom.page(key) or "")
+    files.append(tmp_path / "article.html")
+    files[-1].write_text(newsroom.page(newsroom.url(first)) or "")
+
+    assert "<picture>" in files[0].read_text()
+    assert "<picture>" in files[-1].read_text()
+    assert vnu_errors(files) == []
