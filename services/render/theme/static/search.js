@@ -54,9 +54,34 @@
     });
   }
 
-  function absolute(deltas, into) {
-    var n = 0;
-    for (var i = 0; i < deltas.length; i++) { n += deltas[i]; into.add(n); }
+  // Delta-coded lists from several segments: one ascending array without repeats.
+  function sortedUnique(parts) {
+    var total = 0;
+    parts.forEach(function (p) { total += p.length; });
+    var all = new Float64Array(total), at = 0;
+    parts.forEach(function (p) {
+      for (var i = 0, n = 0; i < p.length; i++) { n += p[i]; all[at++] = n; }
+    });
+    all.sort();
+    var kept = 0;
+    for (var i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[kept++] = all[i];
+    return all.subarray(0, kept);
+  }
+
+  function intersect(a, b) {
+    var out = new Float64Array(Math.min(a.length, b.length));
+    var i = 0, j = 0, kept = 0;
+    while (i < a.length && j < b.length) {
+      if (a[i] < b[j]) i++;
+      else if (a[i] > b[j]) j++;
+      else { out[kept++] = a[i]; i++; j++; }
+    }
+    return out.subarray(0, kept);
+  }
+
+  function intersectAll(lists) {
+    lists.sort(function (a, b) { return a.length - b.length; });
+    return lists.reduce(intersect);
   }
 
   // Every document holding all the tokens, title matches first, then the newest.
@@ -74,22 +99,22 @@
     });
     return Promise.all(lookups).then(function (found) {
       var body = {}, title = {};
-      tokens.forEach(function (t) { body[t] = new Set(); title[t] = new Set(); });
+      tokens.forEach(function (t) { body[t] = []; title[t] = []; });
       found.forEach(function (f) {
         if (!f.lists) return;
-        absolute(f.lists[0], body[f.token]);
-        if (f.lists[1]) absolute(f.lists[1], title[f.token]);
+        body[f.token].push(f.lists[0]);
+        if (f.lists[1]) title[f.token].push(f.lists[1]);
       });
-      var sets = tokens.map(function (t) { return body[t]; });
-      sets.sort(function (a, b) { return a.size - b.size; });
+      var all = intersectAll(tokens.map(function (t) { return sortedUnique(body[t]); }));
+      var titled = intersectAll(tokens.map(function (t) { return sortedUnique(title[t]); }));
       var hits = [];
-      sets[0].forEach(function (n) {
-        for (var i = 1; i < sets.length; i++) if (!sets[i].has(n)) return;
-        var inTitle = tokens.every(function (t) { return title[t].has(n); });
-        hits.push({ n: n, title: inTitle });
-      });
-      hits.sort(function (a, b) { return (b.title - a.title) || (b.n - a.n); });
-      return hits;
+      for (var i = titled.length - 1; i >= 0; i--) hits.push({ n: titled[i], title: true });
+      var rest = [], j = titled.length - 1;
+      for (var k = all.length - 1; k >= 0; k--) {
+        while (j >= 0 && titled[j] > all[k]) j--;
+        if (j < 0 || titled[j] !== all[k]) rest.push({ n: all[k], title: false });
+      }
+      return hits.concat(rest);
     });
   }
 
