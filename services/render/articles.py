@@ -162,7 +162,7 @@ def article_page(
         older=links.older,
         newer=links.newer,
         sidebar_html=side,
-        lead_picture=view(article.lead, found, lead=True),
+        lead_picture=view(article.lead, found, lead=True, title=article.title),
         body_html=body_with_pictures(
             article.body_html, article, found, lambda shown: str(inline(shown, INLINE_SIZES))
         ),

@@ -74,7 +74,9 @@ def states(ctx: RenderContext, refs: list[str]) -> dict[str, Picture]:
     return pictures(ctx.redis, ctx.keys, sorted(set(refs))) if refs else {}
 
 
-def view(image: ArticleImage | None, found: Pictures, *, lead: bool = False) -> PictureView | None:
+def view(
+    image: ArticleImage | None, found: Pictures, *, lead: bool = False, title: str = ""
+) -> PictureView | None:
     """The picture as the page shows it, if media has its renditions ready."""
     picture = found.get(ref_of(image)) if image else None
     if image is None or picture is None or picture.state != PictureState.ready:
@@ -93,11 +95,17 @@ def view(image: ArticleImage | None, found: Pictures, *, lead: bool = False) -> 
         srcset=_srcset(jpeg),
         width=jpeg[0].width,
         height=jpeg[0].height,
-        alt="" if image.decorative else (image.alt or image.caption),
+        alt=alt_text(image, title),
         caption=image.caption,
         credit=image.credit,
         lead=lead,
     )
+
+
+def alt_text(image: ArticleImage, title: str) -> str:
+    """The feed's description, else the caption, else the article's title: empty only for a
+    picture the feed calls decorative."""
+    return "" if image.decorative else (image.alt or image.caption or title)
 
 
 def og_image(article: Article, found: Pictures) -> str | None:
@@ -120,7 +128,7 @@ def body_with_pictures(
     def swap(match: re.Match[str]) -> str:
         attributes = {k.lower(): html.unescape(v) for k, v in ATTRIBUTE.findall(match.group(0))}
         image = by_source.get(attributes.get("src", "").strip())
-        shown = view(image, found)
+        shown = view(image, found, title=article.title)
         return render(shown) if shown else ""
 
     return Markup(IMG_TAG.sub(swap, body_html))  # already sanitized by ingest
@@ -149,7 +157,7 @@ def thumbnail_fields(article: Article) -> dict[FieldT, EncodableT]:
     image = article.thumbnail
     if image is None:
         return {"picture": "", "picture_alt": ""}
-    alt = "" if image.decorative else (image.alt or image.caption)
+    alt = alt_text(image, article.title)
     return {"picture": ref_of(image), "picture_alt": alt}
 
 

@@ -183,3 +183,15 @@ def test_pages_with_pictures_are_valid_html5(newsroom: Newsroom, tmp_path: Path)
     assert "<picture>" in files[0].read_text()
     assert "<picture>" in files[-1].read_text()
     assert vnu_errors(files) == []
+
+
+def test_a_picture_without_description_or_caption_takes_the_title_as_alt(
+    newsroom: Newsroom,
+) -> None:
+    article = newsroom.publish(1, images=[{"ref": image_ref(LEAD), "source": LEAD}])
+    ready(newsroom, LEAD)
+    newsroom.flush()
+
+    (lead,) = imgs(newsroom.page(newsroom.url(article)) or "")
+
+    assert f'alt="{article.title}"' in lead
