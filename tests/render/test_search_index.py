@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -17,6 +18,7 @@ from services.render.service import publish_article
 from services.render.site_files import publish_site
 from tests.render.conftest import Newsroom
 from tests.render.search_reader import search, titles
+from tests.render.test_html_valid import vnu_errors
 
 HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80)
 OTHER = st.sampled_from("abcXYZ019 ,。、《》\uff21\uff22\uff11")  # with full-width forms
@@ -176,8 +178,12 @@ def test_a_reindex_after_redis_lost_its_data_makes_the_archive_findable_again(
     assert titles(site, "剪纸") == ["剪纸新作", "非遗传承人座谈"]
 
 
-def test_a_new_site_has_its_search_page_before_any_article(newsroom: Newsroom) -> None:
+def test_a_new_site_has_its_search_page_before_any_article(
+    newsroom: Newsroom, tmp_path: Path
+) -> None:
     publish_site(newsroom.ctx)  # what `pressroom init` and a starting worker do
     page = newsroom.page("query.html")
     assert page is not None
     assert 'id="search-results"' in page
+    (tmp_path / "query.html").write_text(page)
+    assert vnu_errors([tmp_path / "query.html"]) == []
