@@ -213,3 +213,14 @@ def picture_ready(ctx: RenderContext, ref: str) -> int:
     mark_dirty(ctx, pages, series)
     log.info("render.pictures_ready", ref=ref, articles=len(ids))
     return len(ids)
+
+
+def link_pictures(ctx: RenderContext, articles: list[Article]) -> None:
+    """Link published articles to their pictures again (a reindex after Redis lost its
+    data): media fetches what it no longer has a record of, and render.pictures_ready
+    brings the pictures back to the pages."""
+    for article in articles:
+        if article.images:
+            request_pictures(
+                ctx.redis, ctx.keys, article.id, {ref_of(i): i.source for i in article.images}
+            )

@@ -11,6 +11,7 @@ from redis.client import Pipeline
 
 from services.render.articles import parse_document
 from services.render.context import RenderContext
+from services.render.pictures import link_pictures
 from services.render.rebuild import article_documents, batches
 from services.render.search.build import replace_index
 from services.render.search.documents import SearchDocument
@@ -65,6 +66,7 @@ async def _read_and_index(
 
 def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) -> None:
     pipe = ctx.redis.pipeline(transaction=False)
+    shown: list[Article] = []
     for article in articles:
         url = ctx.article_url(article.id, article.channel, article.published_at)
         held = article.held_at(ctx.clock())
@@ -79,12 +81,14 @@ def _index_batch(ctx: RenderContext, articles: list[Article], indexes: Indexes) 
             indexes.unpublished += 1
             continue
         indexes.published += 1
+        shown.append(article)
         indexes.searchable.append(SearchDocument.of(article, url))
         indexes.add(ctx.keys.channel(article.channel), article)
         indexes.add(ctx.keys.published, article)
         if article.headline:
             indexes.add(ctx.keys.headlines, article)
     pipe.execute()
+    link_pictures(ctx, shown)
 
 
 def _replace_sets(ctx: RenderContext, sets: dict[str, dict[str, float]]) -> None:

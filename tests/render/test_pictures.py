@@ -10,6 +10,7 @@ from typing import Any
 from services.ingest.pictures import image_ref
 from services.media.schemas import Picture, PictureState, Rendition
 from services.render.pictures import picture_ready
+from services.render.reindex import reindex
 from shared.models import Article
 from tests.render.conftest import Newsroom
 from tests.render.test_html_valid import vnu_errors
@@ -195,3 +196,18 @@ def test_a_picture_without_description_or_caption_takes_the_title_as_alt(
     (lead,) = imgs(newsroom.page(newsroom.url(article)) or "")
 
     assert f'alt="{article.title}"' in lead
+
+
+def test_reindex_after_redis_lost_its_data_links_the_pictures_again(
+    newsroom: Newsroom,
+) -> None:
+    article = newsroom.publish(1, **with_pictures())
+    newsroom.ctx.redis.delete(
+        newsroom.ctx.keys.picture_articles(image_ref(LEAD)),
+        newsroom.ctx.keys.article_pictures(article.id),
+    )
+
+    reindex(newsroom.ctx)
+
+    linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
+    assert linked == {article.id}
