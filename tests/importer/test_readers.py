@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from services.importer.readers.base import BadRow, SourceArticle
 from services.importer.readers.dedecms import DedeCMSReader
-from services.importer.readers.sqldump import DumpReader
+from services.importer.readers.sqldump import CHUNK, DumpReader
 from services.importer.readers.wordpress import WordPressReader
 from tests.importer.dumps import Archive, Category, inserts, literal, write_dump
 
@@ -199,3 +199,17 @@ def test_wordpress_posts_become_articles(tmp_path: Path) -> None:
 
 def test_literal_escapes_as_mysqldump() -> None:
     assert literal("it's\n\\") == "'it\\'s\\n\\\\'"
+
+
+def test_the_reader_streams_and_never_holds_the_dump(tmp_path: Path) -> None:
+    archives = [Archive(n, 1, f"第{n}篇", f"<p>{'正文' * 2000}</p>") for n in range(1, 801)]
+    dump = write_dump(tmp_path / "d.sql", [NEWS], archives)
+    assert dump.stat().st_size > 8 * CHUNK
+    with dump.open("rb") as stream:
+        reader = DumpReader(stream)
+
+        rows = reader.rows({"dede_addonarticle"})
+        next(rows)
+        assert reader.bytes_read <= 2 * CHUNK
+        for _ in rows:
+            assert len(reader._buf) <= 3 * CHUNK  # a chunk decoded, plus what is being read

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 CHUNK = 1 << 20
+HEAD = 1 << 16  # characters an INSERT's or CREATE TABLE's head (with its column list) fits in
 Value = str | int | float | None
 # A string literal: runs of plain characters, backslash escapes, doubled quotes. Possessive
 # quantifiers: a literal cut short by the end of the buffer fails at once, without backtracking.
@@ -109,7 +110,7 @@ class DumpReader:
 
     def rows(self, tables: set[str]) -> Iterator[Row]:
         while self._skip_blanks():
-            insert = self._match(_INSERT)
+            insert = self._probe(_INSERT)
             if insert and insert.group("table") in tables:
                 table = insert.group("table")
                 names = _column_list(insert.group("columns")) or self.columns.get(table)
@@ -117,7 +118,7 @@ class DumpReader:
                     raise DumpError(f"INSERT into {table} before its CREATE TABLE")
                 yield from self._values(table, names)
                 continue
-            create = None if insert else self._match(_CREATE)
+            create = None if insert else self._probe(_CREATE)
             if create:
                 self._read_create(create.group("table"))
                 continue
@@ -129,7 +130,7 @@ class DumpReader:
             return False
         chunk = self._stream.read(self._chunk)
         self.bytes_read += len(chunk)
-        if self._pos > self._chunk:  # drop what has been read, so the buffer stays small
+        if self._pos > HEAD:  # drop what has been read, so the buffer stays small
             self._buf, self._pos = self._buf[self._pos :], 0
         if not chunk:
             self._eof = True
@@ -151,6 +152,16 @@ class DumpReader:
                 if found:
                     self._pos = found.end()
                 return found
+
+    def _probe(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
+        """A statement's head, if it is this one: no head is longer than HEAD characters, so
+        a failed match is final once that much is buffered (never read on to the end)."""
+        while len(self._buf) - self._pos < HEAD and self._more():
+            pass
+        found = pattern.match(self._buf, self._pos)
+        if found:
+            self._pos = found.end()
+        return found
 
     def _skip_blanks(self) -> bool:
         """Past whitespace and comments; False at the end of the file."""
