@@ -126,8 +126,13 @@ def shortfalls(report: dict[str, Any]) -> list[str]:
     return missed
 
 
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     ensure_lighthouse()
+    before = load()
     with tempfile.TemporaryDirectory(prefix="pressroom-lighthouse-") as home:
         stack = Stack(Path(home))
         try:
@@ -146,7 +151,7 @@ def main() -> None:
                     notes += [f"{kind} ({form}) {m}" for m in shortfalls(report)]
         finally:
             stack.stop()
-    print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
+    print(f"load average: {before} at the start, {load()} at the end (2 cores)")
     print(f"{'page':<10}{'form':<9}" + "".join(f"{c:>16}" for c in CATEGORIES))
     for kind, form, found in rows:
         print(f"{kind:<10}{form:<9}" + "".join(f"{found[c]:>16}" for c in CATEGORIES))
