@@ -63,8 +63,14 @@ class ImageIn(BaseModel):
         return str(self.href) if self.href is not None else f"media:{self.media_id}"
 
     def names(self, value: str) -> bool:
-        """Whether `lead_image` means this picture (its href or its media_id)."""
-        return value in {str(self.href) if self.href else None, self.media_id, self.source}
+        """Whether `lead_image` means this picture: its media_id, or its href as sent or as
+        normalized ("https://a.cn" is "https://a.cn/")."""
+        if self.href is None:
+            return value in {self.media_id, self.source}
+        try:
+            return str(self.href) == str(HttpUrl(value))
+        except ValueError:
+            return False
 
 
 class ArticleIn(BaseModel):

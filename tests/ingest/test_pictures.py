@@ -334,3 +334,15 @@ def test_atom_enclosure_link_becomes_a_picture_with_its_title_as_caption() -> No
     assert [(str(i.href), i.caption) for i in entry.article.images] == [
         ("https://img.example.cn/a.png", "会场全景")
     ]
+
+
+def test_lead_image_may_name_an_href_as_sent_before_normalizing() -> None:
+    article = stored(
+        native(
+            images=[{"media_id": "u3"}, {"href": "https://img.example.cn"}],
+            lead_image="https://img.example.cn",
+        )
+    )
+
+    assert article.lead is not None
+    assert article.lead.source == "https://img.example.cn/"
