@@ -1,4 +1,4 @@
-"""Site pages: the portal's own pages (about, disclaimer, ad rates...), as the data bucket keeps them.
+"""Site pages: the portal's own pages (about, disclaimer, ad rates...), stored in the data bucket.
 
 Ingest stores them, render publishes them at `/{slug}.html`, `pressroom init` seeds the
 placeholders and `pressroom rebuild` checks that every page the site links to exists.
