@@ -33,6 +33,8 @@ from shared.keys import Keys
 from shared.logging import get_logger
 
 FETCH_TASK = "media.fetch"
+# How an article names an upload (`media:<id>`, shared/models.py ArticleImage.source).
+ARTICLE_UPLOAD_SCHEME = "media:"
 READY_TASK = "render.pictures_ready"
 # Long enough to cover a fetch with its retries; a worker that dies lets it expire.
 FETCHING_TTL_SECONDS = 15 * 60
@@ -157,6 +159,8 @@ def fetch_picture(ctx: MediaContext, ref: str) -> Picture | None:
     if record is None:
         log.warning("media.fetch.unknown", ref=ref)
         return None
+    if record.state == PictureState.pending:
+        record = _durable_record(ctx, record)
     if record.state != PictureState.pending:
         return record
     started = time.perf_counter()
@@ -174,12 +178,27 @@ def fetch_picture(ctx: MediaContext, ref: str) -> Picture | None:
     return picture
 
 
+def _durable_record(ctx: MediaContext, pending: Picture) -> Picture:
+    """The data bucket's record where it knows more than Redis's pending one (Redis lost
+    its copy): a picture already ready or failed, or an upload's own source."""
+    stored = ctx.storage.data.get(record_key(pending.ref))
+    if stored is None:
+        return pending
+    durable = Picture.model_validate_json(stored)
+    if durable.state == PictureState.pending and not durable.source.startswith(UPLOAD_SCHEME):
+        return pending
+    ctx.redis.set(ctx.keys.picture(pending.ref), stored)
+    return durable
+
+
 def _original_bytes(ctx: MediaContext, source: str) -> bytes:
     if source.startswith(UPLOAD_SCHEME):
         data = ctx.storage.data.get(original_key(source.removeprefix(UPLOAD_SCHEME)))
         if data is None:
             raise images.BadPicture("the uploaded original is gone")
         return data
+    if source.startswith(ARTICLE_UPLOAD_SCHEME):
+        raise images.BadPicture(f"no uploaded picture has the id {source.split(':', 1)[1]!r}")
     return ctx.fetcher.fetch(source).body
 
 

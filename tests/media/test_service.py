@@ -237,3 +237,26 @@ def test_an_uploaded_picture_gets_an_id_and_its_renditions(media: MediaContext) 
     picture = state(media, uploaded.id)
     assert picture.state == PictureState.ready
     assert uploaded.url in {r.url for r in picture.renditions}
+
+
+def test_an_article_naming_an_upload_finds_it_after_redis_lost_its_record(
+    media: MediaContext,
+) -> None:
+    uploaded = service.upload_picture(media, photo(800, 600))
+    service.run_fetch(media, uploaded.id, attempt=1)
+    media.redis.delete(media.keys.picture(uploaded.id), media.keys.picture_fetching(uploaded.id))
+
+    sources = {uploaded.id: f"media:{uploaded.id}"}
+    service.request_pictures(media.redis, media.keys, "a1", sources)
+    assert service.run_fetch(media, uploaded.id, attempt=1) == "done"
+
+    assert state(media, uploaded.id).state == PictureState.ready
+    assert uploaded.url in {r.url for r in state(media, uploaded.id).renditions}
+
+
+def test_an_article_naming_an_unknown_upload_gets_a_failed_picture(media: MediaContext) -> None:
+    service.request_pictures(media.redis, media.keys, "a1", {"f" * 32: "media:" + "f" * 32})
+
+    assert service.run_fetch(media, "f" * 32, attempt=1) == "done"
+
+    assert "no uploaded picture" in (state(media, "f" * 32).error or "")
