@@ -88,7 +88,8 @@ def read_all(reader: DedeCMSReader) -> tuple[dict[str, SourceArticle], dict[str,
 
 def test_dedecms_rows_become_articles_with_their_old_addresses(tmp_path: Path) -> None:
     archives = [
-        Archive(556, 1, "教育部:推动&ldquo;高校&rdquo;服务企业", "<p>总台记者……</p>", click=4321,
+        Archive(556, 1, "教育部:推动&ldquo;高校&rdquo;服务企业",
+                '<p>总台记者……<img alt="" src="/uploads/allimg/2.jpg"></p>', click=4321,
                 flag="h,p", litpic="/uploads/allimg/220711/1.jpg", keywords="教育\uff0c高校 科技"),
         Archive(557, 1, "未审核的稿件", "<p>草稿</p>", arcrank=-1),
     ]  # fmt: skip
@@ -106,6 +107,7 @@ def test_dedecms_rows_become_articles_with_their_old_addresses(tmp_path: Path) -
     assert first.tags == ("教育", "高校", "科技")
     assert first.old_urls == ("/a/news/2022/0711/556.html", "/plus/view.php?aid=556")
     assert first.lead_image == "http://old.example.cn/uploads/allimg/220711/1.jpg"
+    assert 'src="http://old.example.cn/uploads/allimg/2.jpg"' in first.body_html
     assert articles["557"].hidden
     assert bad == {}
     (category,) = reader.categories()

@@ -21,6 +21,8 @@ from services.importer.readers.base import BadRow, SourceArticle, SourceCategory
 from services.importer.readers.sqldump import DumpError, DumpReader, Value
 
 # keywords are split on ASCII and full-width commas and semicolons, 、 and spaces
+# a picture in a body addressed from the old site's root (DedeCMS writes /uploads/allimg/...)
+ROOT_RELATIVE_IMG = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*["']?)/(?!/)""", re.I)
 KEYWORD_SPLIT = re.compile(r"[,\uff0c;\uff1b\u3001\s]+")
 
 
@@ -188,7 +190,7 @@ class DedeCMSReader:
             source_id=aid,
             category_id=archive.typeid,
             title=title,
-            body_html=_text(body),
+            body_html=self._absolute_pictures(_text(body)),
             published_at=published,
             source=html.unescape(archive.source).strip(),
             writer=html.unescape(archive.writer).strip(),
@@ -218,6 +220,12 @@ class DedeCMSReader:
         if "{" not in path:  # rules naming pinyin or a hashed id cannot be rebuilt offline
             urls.insert(0, "/" + path.lstrip("/"))
         return tuple(urls)
+
+    def _absolute_pictures(self, body: str) -> str:
+        """Pictures of the old site given its origin, so the media pipeline can fetch them."""
+        if not self.site_url:
+            return body
+        return ROOT_RELATIVE_IMG.sub(lambda m: f"{m.group(1)}{self.site_url}/", body)
 
     def _absolute(self, path: str) -> str | None:
         path = path.strip()
