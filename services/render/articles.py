@@ -19,6 +19,7 @@ from services.render.pictures import (
     ref_of,
     states,
     view,
+    with_body_pictures,
 )
 from shared.models import Article, article_key
 
@@ -139,7 +140,8 @@ def load_article(
 
 def parse_document(raw: bytes) -> tuple[Article, str]:
     """A stored document's article and MD5 (the ETag S3 gives a single-part upload)."""
-    return Article.model_validate(orjson.loads(raw)), hashlib.md5(raw).hexdigest()
+    article = with_body_pictures(Article.model_validate(orjson.loads(raw)))
+    return article, hashlib.md5(raw).hexdigest()
 
 
 def article_page(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from markupsafe import Markup
 from redis.typing import EncodableT, FieldT
 
-from services.ingest.pictures import image_ref
+from services.ingest.pictures import body_images, image_ref
 from services.media.schemas import Picture, PictureState, Rendition
 from services.media.service import pictures, request_pictures, unlink_article
 from services.render.context import Entry, RenderContext
@@ -49,6 +49,22 @@ class PictureView:
 
 def ref_of(image: ArticleImage) -> str:
     return image.ref or image_ref(image.source)
+
+
+def with_body_pictures(article: Article) -> Article:
+    """The article with every `<img>` of its body among its pictures: documents stored
+    before ingest listed them would otherwise lose their inline pictures from the page."""
+    if "<img" not in article.body_html:
+        return article
+    known = {i.source for i in article.images}
+    missing = [
+        ArticleImage(ref=image_ref(src), source=src, alt=alt, inline=True)
+        for src, alt in dict(body_images(article.body_html)).items()
+        if src not in known
+    ]
+    if not missing:
+        return article
+    return article.model_copy(update={"images": [*article.images, *missing]})
 
 
 def prepare(ctx: RenderContext, article: Article, had_pictures: bool) -> dict[str, Picture]:

@@ -211,3 +211,16 @@ def test_reindex_after_redis_lost_its_data_links_the_pictures_again(
 
     linked = newsroom.ctx.redis.smembers(newsroom.ctx.keys.picture_articles(image_ref(LEAD)))
     assert linked == {article.id}
+
+
+def test_an_article_stored_before_pictures_gets_its_body_images_from_the_site(
+    newsroom: Newsroom,
+) -> None:
+    article = newsroom.publish(1, body_html=f'<p>旧文</p><p><img src="{INLINE}" alt="会场"></p>')
+    assert UPSTREAM not in (newsroom.page(newsroom.url(article)) or "")
+
+    ready(newsroom, INLINE)
+    newsroom.flush()
+
+    (inline,) = imgs(newsroom.page(newsroom.url(article)) or "")
+    assert f"/media/{image_ref(INLINE)}-640.jpeg" in inline
