@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -65,6 +66,7 @@ class Route:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     stream: int = 0  # send this many bytes in chunks, without a Content-Length
+    trickle: float = 0.0  # seconds the server idles between chunks of a stream
 
 
 @dataclass
@@ -99,19 +101,21 @@ def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
             if route.stream:
                 self.send_header("Connection", "close")
                 self.end_headers()
-                self._stream(route.stream)
+                self._stream(route.stream, route.trickle)
                 return
             self.send_header("Content-Length", str(len(route.body)))
             self.end_headers()
             self.wfile.write(route.body)
 
-        def _stream(self, size: int) -> None:
-            chunk = b"\xff\xd8\xff" + b"\0" * (64 * 1024 - 3)
+        def _stream(self, size: int, trickle: float) -> None:
+            chunk = b"\xff\xd8\xff" + b"\0" * ((1024 if trickle else 64 * 1024) - 3)
             sent = 0
             try:
                 while sent < size:
                     self.wfile.write(chunk)
+                    self.wfile.flush()
                     sent += len(chunk)
+                    time.sleep(trickle)  # a slow upstream, as the fetch sees it
             except (BrokenPipeError, ConnectionResetError):
                 return  # the client stopped reading, as it should
 

@@ -104,6 +104,13 @@ def test_an_endless_stream_is_cut_at_the_limit(far_server: PictureServer) -> Non
         fetcher(media_max_bytes=256 * 1024).fetch(far_server.url("/endless.jpg"))
 
 
+def test_a_download_that_trickles_past_the_deadline_is_cut(far_server: PictureServer) -> None:
+    far_server.routes["/trickle.jpg"] = Route(stream=64 * 1024, trickle=0.1)
+
+    with pytest.raises(UpstreamDown, match=r"took longer than 0\.3 s"):
+        fetcher(media_fetch_seconds=0.3).fetch(far_server.url("/trickle.jpg"))
+
+
 @pytest.mark.parametrize(("status", "error"), [(404, FetchRefused), (403, FetchRefused)])
 def test_a_client_error_is_final(far_server: PictureServer, status: int, error: type) -> None:
     far_server.routes[f"/status/{status}"] = Route(status=status)
