@@ -88,6 +88,32 @@ def _body_text(body_html: str) -> str:
     return str(fragment.text_content())
 
 
+def site_json_ld(theme: Theme) -> Markup:
+    """The home page's JSON-LD: the site and the organisation behind it, with its logo."""
+    site = theme.site
+    home = theme.absolute("")
+    return json_ld_script(
+        {
+            "@context": "https://schema.org",
+            "@type": "WebSite",
+            "name": site.name,
+            "url": home,
+            "description": site.description,
+            "inLanguage": site.language,
+            "publisher": publisher(site, page_image(theme, None)),
+        }
+    )
+
+
+def publisher(site: SiteConfig, logo_url: str) -> JsonObject:
+    return {
+        "@type": "Organization",
+        "name": site.name,
+        "url": site.base_url.rstrip("/") + "/",
+        "logo": {"@type": "ImageObject", "url": logo_url},
+    }
+
+
 def news_article(
     article: Article,
     *,
@@ -109,12 +135,7 @@ def news_article(
         "dateModified": _iso(article.updated_at or article.published_at),
         "inLanguage": site.language,
         "articleSection": section,
-        "publisher": {
-            "@type": "Organization",
-            "name": site.name,
-            "url": site.base_url.rstrip("/") + "/",
-            "logo": {"@type": "ImageObject", "url": logo_url},
-        },
+        "publisher": publisher(site, logo_url),
     }
     if article.author:
         data["author"] = {"@type": "Person", "name": article.author}

@@ -47,6 +47,7 @@ class Theme:
         self.env.globals.update(
             page_image=partial(structured_data.page_image, self),
             article_json_ld=partial(structured_data.article_json_ld, self),
+            site_json_ld=partial(structured_data.site_json_ld, self),
             article_description=structured_data.article_description,
             describe=structured_data.describe,
         )

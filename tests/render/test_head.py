@@ -337,7 +337,16 @@ def test_every_page_kind_has_its_description_canonical_and_card(small_pages: New
         assert head.meta["og:locale"] == "zh_CN", path
         assert head.meta["og:image"].startswith(site.base_url.rstrip("/") + "/static/logo."), path
         assert head.meta["twitter:card"] == "summary", path
-        assert (head.json_ld != []) == (kind == "article"), path
+        assert schema_problems(list(head.structured().values())) == [], path
+
+    home = Head(small_pages.page("index.html") or "").structured()
+    assert list(home) == ["WebSite"]
+    assert home["WebSite"]["url"] == site.base_url.rstrip("/") + "/"
+    assert home["WebSite"]["publisher"]["logo"]["url"] == head.meta["og:image"]
+    assert set(Head(small_pages.page(second) or "").structured()) == {
+        "NewsArticle",
+        "BreadcrumbList",
+    }
 
     publish_site_files(small_pages.ctx)
     missing = Head(small_pages.page("404.html") or "")
