@@ -8,6 +8,7 @@ import orjson
 from services.render.context import RenderContext
 from services.render.dirty import mark_dirty
 from services.render.pages import sidebar_html
+from services.render.structured_data import describe
 from shared.logging import get_logger
 from shared.site_pages import PREFIX, SitePage, page_key, page_path, slug_of
 
@@ -44,7 +45,13 @@ def render_site_page(ctx: RenderContext, slug: str) -> str:
 
 def _publish(ctx: RenderContext, page: SitePage) -> str:
     path = page_path(page.slug)
-    body = ctx.render("page.html.j2", page=page, url=path, sidebar_html=sidebar_html(ctx))
+    body = ctx.render(
+        "page.html.j2",
+        page=page,
+        url=path,
+        description=describe(page.body_html) or page.title,
+        sidebar_html=sidebar_html(ctx),
+    )
     written = ctx.write_page(path, body, "site_page")
     if ctx.redis.sadd(ctx.keys.site_pages, page.slug):
         mark_dirty(ctx, set(), {"sitemap": SITEMAP_HEAD})
