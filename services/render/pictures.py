@@ -15,12 +15,7 @@ from services.ingest.pictures import body_images, image_ref
 from services.media.schemas import Picture, PictureState, Rendition
 from services.media.service import pictures, request_pictures, unlink_article
 from services.render.context import Entry, RenderContext
-from services.render.dirty import mark_dirty
-from services.render.pagination import page_of
-from shared.logging import get_logger
 from shared.models import Article, ArticleImage
-
-log = get_logger("pressroom.render")
 
 MIME = {"avif": "image/avif", "webp": "image/webp", "jpeg": "image/jpeg"}
 # Modern formats first: the browser takes the first <source> whose type it supports.
@@ -195,40 +190,6 @@ def add_thumbnails(ctx: RenderContext, groups: list[list[Entry]]) -> list[list[E
         for aid, (ref, alt) in named.items()
     }
     return [[replace(e, thumbnail=shown.get(e.id)) for e in group] for group in groups]
-
-
-# --- a picture became ready ------------------------------------------------------------------
-
-
-def picture_ready(ctx: RenderContext, ref: str) -> int:
-    """Re-render, through the burst's one flush, every page showing the picture: its
-    articles' own pages, their channels' index and archive page, and home. Returns how
-    many articles show it."""
-    linked: set[str] = ctx.redis.smembers(ctx.keys.picture_articles(ref))  # type: ignore[assignment]
-    ids = sorted(linked)
-    if not ids:
-        return 0
-    pipe = ctx.redis.pipeline(transaction=False)
-    for aid in ids:
-        pipe.hget(ctx.keys.article(aid), "channel")
-        # the page's inputs now differ from what it was rendered from
-        pipe.hdel(ctx.keys.page_inputs, aid)
-    channels = dict(zip(ids, pipe.execute()[0::2], strict=True))
-    shown = [(aid, channel) for aid, channel in channels.items() if channel]
-    for aid, channel in shown:
-        pipe.zrank(ctx.keys.channel(channel), aid)
-    pages = {"home"}
-    series: dict[str, int] = {}
-    for (aid, channel), rank in zip(shown, pipe.execute(), strict=True):
-        if rank is None:  # unpublished or held: no page shows it
-            continue
-        pages |= {f"article:{aid}", f"channel:{channel}"}
-        page = page_of(int(rank), ctx.site.page_size)
-        name = f"archive:{channel}"
-        series[name] = min(series.get(name, page), page)
-    mark_dirty(ctx, pages, series)
-    log.info("render.pictures_ready", ref=ref, articles=len(ids))
-    return len(ids)
 
 
 def link_pictures(ctx: RenderContext, articles: list[Article]) -> None:

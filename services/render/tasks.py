@@ -11,7 +11,7 @@ from celery.signals import beat_init, worker_process_init
 from services.render import schedule
 from services.render.coalesce import HOT_TASK, flush, refresh_hot_list
 from services.render.context import RenderContext
-from services.render.pictures import picture_ready
+from services.render.picture_events import picture_ready
 from services.render.service import publish_article
 from services.render.settings import RenderSettings
 from services.render.site_pages import render_site_page
