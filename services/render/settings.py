@@ -19,10 +19,10 @@ class RenderSettings(CommonSettings):
     html_cache_control: str = "public, max-age=60"
     asset_cache_control: str = "public, max-age=31536000, immutable"
     search_cache_control: str = Field(
-        default="public, max-age=15",
-        description="The search manifest and result fragments: the edge and the browser may "
-        "each keep them this long, so a new or withdrawn article shows in results within "
-        "twice this (plus a flush).",
+        default="private, max-age=15",
+        description="The search manifest and result fragments. Private: the edge passes them "
+        "through (it would serve a stale copy while it refetches), the browser keeps them "
+        "this long, so a new or withdrawn article shows in results within it (plus a flush).",
     )
     visibility_timeout: int = Field(default=300, ge=5)
     worker_concurrency: int = Field(

@@ -18,7 +18,7 @@ import orjson
 
 from services.render.search.tokens import shard_of
 
-SHARD_BYTES = 48_000  # raw JSON per shard; about a third of it crosses the wire gzipped
+SHARD_BYTES = 24_000  # raw JSON per shard; about a third of it crosses the wire gzipped
 
 
 @dataclass
