@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from services.render.service import publish_article
+from services.render.site_files import publish_site_files
+from services.render.site_pages import render_site_page
 from shared.models import Article, article_key
 from tests.conftest import sample
 from tests.render.conftest import Newsroom
+from tests.render.test_site_pages import store_page
 
 REPO = Path(__file__).resolve().parents[2]
 VNU = Path(
@@ -49,7 +52,12 @@ def test_every_page_kind_is_valid_html5(small_pages: Newsroom, tmp_path: Path) -
     small_pages.publish(8, channel="notices")
     small_pages.ctx.redis.zadd(small_pages.ctx.keys.top("all"), {f"{3:020x}": 9})
     small_pages.flush()
+    store_page(small_pages, "about", "关于我们", '<h2>简介</h2><p>本站<a href="/">首页</a></p>')
+    render_site_page(small_pages.ctx, "about")
+    publish_site_files(small_pages.ctx)
     pages = {
+        "site page": "about.html",
+        "404 page": "404.html",
         "home": "index.html",
         "channel": "news/index.html",
         "archive": "news/list_1.html",
