@@ -80,3 +80,33 @@ def test_a_killed_import_resumes_where_it_stopped(live: Stack, tmp_path: Path) -
     assert imported + unchanged == COUNT
     assert unchanged == before  # what was stored is whole: nothing of it is stored again
     assert stored(storage, feed, base) == COUNT
+
+
+def test_a_wordpress_export_adds_its_channel_to_the_site_file(live: Stack, tmp_path: Path) -> None:
+    from tests.importer.test_readers import ITEM, WXR
+
+    tag = f"wp{os.getpid()}"
+    items = [
+        ITEM.format(n=1, title="一篇", body="<p>正文</p>", status="publish"),
+        ITEM.format(n=2, title="草稿", body="<p>x</p>", status="draft"),
+    ]
+    export = tmp_path / "wp.xml"
+    export.write_text(WXR.format(items="".join(items)).replace("news", "tech"), encoding="utf-8")
+    site_file = tmp_path / "site.toml"
+    site_file.write_text(Path(live.settings().site_config).read_text(encoding="utf-8"))
+    env = environment(live, tag) | {"PRESSROOM_SITE_CONFIG": str(site_file)}
+
+    done = subprocess.run(
+        command(live, "wordpress", str(export), "--feed", tag),
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+
+    output = done.stdout.replace("\n", " ")
+    assert re.search(r"imported 1\b.*skipped 1\b", output), done.stdout
+    assert "unpublished on the old site" in done.stdout
+    assert 'slug = "tech", name = "新闻", in_nav = false' in site_file.read_text(encoding="utf-8")
+    assert stored_one(Storage.from_settings(live.settings()), article_id(tag, "1"))
+
+
+def stored_one(storage: Storage, aid: str) -> bool:
+    return storage.data.get(article_key(aid)) is not None
