@@ -3,12 +3,17 @@ first article, and the rebuild's report of links that lead nowhere."""
 
 from __future__ import annotations
 
+import struct
+import uuid
 from datetime import UTC, datetime
 
 import orjson
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from services.render.site_files import dead_links, publish_site, rebuild_site
-from services.render.site_pages import render_site_page
+from services.render.site_pages import published_slugs, render_site_page
 from shared.site_pages import SitePage, page_key
 from tests.render.conftest import Newsroom
 
@@ -108,3 +113,72 @@ def test_the_rebuild_names_each_page_the_site_links_to_that_does_not_exist(
     dead = dead_links(newsroom.ctx)
     assert [link.url for link in dead] == ["/ads.html"]
     assert "PUT /v1/pages/ads" in str(dead[0])
+
+
+class SitePagesInAnyOrder(RuleBasedStateMachine):
+    """Puts, deletes, renders and flushes of a few pages in any order: once a page's last
+    change is rendered, the site shows exactly what the data bucket holds, and the sitemap
+    lists exactly the pages shown."""
+
+    room: Newsroom
+
+    def __init__(self) -> None:
+        super().__init__()
+        tag = uuid.uuid4().hex[:8]
+        self.slugs = [f"{name}-{tag}" for name in ("about", "ads", "contact")]
+        self.stored: dict[str, str] = {}  # slug -> the text of its last version
+        self.unrendered: set[str] = set()
+
+    @rule(n=st.integers(0, 2), text=st.sampled_from(["甲版", "乙版", "丙版"]))
+    def put(self, n: int, text: str) -> None:
+        store_page(self.room, self.slugs[n], f"页面{n}", f"<p>{text}</p>")
+        self.stored[self.slugs[n]] = text
+        self.unrendered.add(self.slugs[n])
+
+    @rule(n=st.integers(0, 2))
+    def delete(self, n: int) -> None:
+        self.room.isolated.storage.data.delete(page_key(self.slugs[n]))
+        self.stored.pop(self.slugs[n], None)
+        self.unrendered.add(self.slugs[n])
+
+    @rule(n=st.integers(0, 2))
+    def render(self, n: int) -> None:
+        render_site_page(self.room.ctx, self.slugs[n])
+        self.unrendered.discard(self.slugs[n])
+
+    @rule()
+    def flush(self) -> None:
+        self.room.flush()
+        sitemap = self.room.page("sitemap.xml") or ""
+        for slug in set(self.slugs) - self.unrendered:
+            assert (f"/{slug}.html</loc>" in sitemap) == (slug in self.stored), slug
+
+    @invariant()
+    def the_site_shows_what_is_stored(self) -> None:
+        published = published_slugs(self.room.ctx)
+        for slug in set(self.slugs) - self.unrendered:
+            page = self.room.page(f"{slug}.html")
+            assert (page is not None) == (slug in self.stored), slug
+            assert (slug in published) == (slug in self.stored), slug
+            if page is not None:
+                assert f"<p>{self.stored[slug]}</p>" in page
+
+
+def test_site_pages_changed_in_any_order_end_as_last_stored(newsroom: Newsroom) -> None:
+    SitePagesInAnyOrder.room = newsroom
+    run_state_machine_as_test(
+        SitePagesInAnyOrder,
+        settings=settings(
+            max_examples=8,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+def test_the_apple_touch_icon_is_180_pixels_square(newsroom: Newsroom) -> None:
+    png = newsroom.ctx.theme.static["apple-touch-icon.png"][1]
+
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (180, 180)
