@@ -1,4 +1,4 @@
-"""What crawlers read about an article beside its text: its description and schema.org JSON-LD."""
+"""What crawlers read about a page beside its text: its meta description and schema.org JSON-LD."""
 
 from __future__ import annotations
 
@@ -92,17 +92,17 @@ def site_json_ld(theme: Theme) -> Markup:
     """The home page's JSON-LD: the site and the organisation behind it, with its logo."""
     site = theme.site
     home = theme.absolute("")
-    return json_ld_script(
-        {
-            "@context": "https://schema.org",
-            "@type": "WebSite",
-            "name": site.name,
-            "url": home,
-            "description": site.description,
-            "inLanguage": site.language,
-            "publisher": publisher(site, page_image(theme, None)),
-        }
-    )
+    data: JsonObject = {
+        "@context": "https://schema.org",
+        "@type": "WebSite",
+        "name": site.name,
+        "url": home,
+        "inLanguage": site.language,
+        "publisher": publisher(site, page_image(theme, None)),
+    }
+    if site.description:
+        data["description"] = site.description
+    return json_ld_script(data)
 
 
 def publisher(site: SiteConfig, logo_url: str) -> JsonObject:
