@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Literal
+from urllib.parse import urlsplit
 
 from services.importer.mapping import article_in
 from services.importer.readers.base import BadRow, Reader, SourceArticle
@@ -112,10 +113,8 @@ Stored = list[tuple[SourceArticle, ArticleAccepted]]
 
 def _remember_addresses(job: ImportJob, stored: Stored) -> None:
     ctx, redirects = job.ctx, dict[str, str]()
-    for row, accepted in stored:
-        channel = job.channels[row.category_id].slug
-        path = "/" + ctx.site.article_path(accepted.id, channel, row.published_at)
-        redirects |= dict.fromkeys(row.old_urls, path)
+    for row, accepted in stored:  # the page as stored, wherever an earlier run put it
+        redirects |= dict.fromkeys(row.old_urls, urlsplit(accepted.url).path)
     if redirects:
         part = f"{job.feed.name}/articles-{stored[0][0].source_id}"
         legacy.remember(ctx.redis, ctx.keys, ctx.storage.data, part, redirects)
@@ -129,11 +128,9 @@ def _carry_clicks(job: ImportJob, stored: Stored) -> None:
     if not counted:
         return
     ctx = job.ctx
-    script = ctx.redis.register_script(CLICKS_SCRIPT)
     pipe = ctx.redis.pipeline(transaction=False)
-    for row, aid in counted:
-        keys = [ctx.keys.imported_clicks(aid), ctx.keys.hits(aid)]
-        script(keys=keys, args=[row.clicks], client=pipe)
+    for row, aid in counted:  # EVAL, not EVALSHA: a cluster's pipeline cannot reload a script
+        pipe.eval(CLICKS_SCRIPT, 2, ctx.keys.imported_clicks(aid), ctx.keys.hits(aid), row.clicks)
     totals = pipe.execute()
     pipe = ctx.redis.pipeline(transaction=False)
     for (row, aid), total in zip(counted, totals, strict=True):
