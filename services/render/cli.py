@@ -154,8 +154,8 @@ def reindex() -> None:
         task = bar.add_task("articles", total=total)
         indexes = run_reindex(ctx, advance=lambda n: bar.advance(task, n))
     console.print(
-        f"[green]reindexed[/]: {indexes.published} published, {indexes.scheduled} "
-        f"scheduled, {indexes.unpublished} unpublished, {indexes.failed} unreadable; now "
+        f"[green]reindexed[/]: {indexes.published} published, {indexes.unpublished} "
+        f"unpublished, {indexes.scheduled} scheduled, {indexes.failed} unreadable; now "
         "run `pressroom rebuild`"
     )
     if indexes.failed:
