@@ -27,11 +27,20 @@ def publish_sample(stack: Stack, key: str, timeout: float = 30.0) -> list[str]:
         )
         answer.raise_for_status()
         urls.append(answer.json()["url"])
-    # the printed URLs must work: wait for the pages and for the home page listing them
+    # the printed URLs must work: wait for the pages and for the home page listing them. A
+    # new site has a home page from the start, which the samples' flush fills: it is read
+    # from the bucket, since the edge would keep the empty one as long as it may cache it.
     deadline = time.monotonic() + timeout
-    for page in [*urls, stack.urls["site_url"]]:
+    for page in urls:
         while httpx.get(page).status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
+    paths = [httpx.URL(url).path for url in urls]
+    stored_home = f"{stack.urls['s3_url']}/{stack.site_bucket}/index.html"
+    while time.monotonic() < deadline:
+        home = httpx.get(stored_home)
+        if home.status_code == 200 and all(path in home.text for path in paths):
+            break
+        time.sleep(0.1)
     return urls
 
 
