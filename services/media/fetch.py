@@ -223,7 +223,9 @@ class PictureFetcher:
             raise FetchRefused(f"picture larger than {limit} bytes (Content-Length {declared})")
         body = bytearray()
         try:
-            for chunk in response.stream(CHUNK, decode_content=False):
+            # read1: whatever has arrived, so the deadline is checked as bytes trickle in
+            # (read(n) would wait for all n bytes, each recv resetting the read timeout).
+            while chunk := response.read1(CHUNK, decode_content=False):
                 body += chunk
                 if len(body) > limit:
                     raise FetchRefused(f"picture larger than {limit} bytes")

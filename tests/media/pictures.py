@@ -77,6 +77,7 @@ class PictureServer:
     port: int
     routes: dict[str, Route]
     requests: list[tuple[str, str]] = field(default_factory=list)
+    streamed: dict[str, int] = field(default_factory=dict)  # path -> bytes a stream sent
 
     def url(self, path: str) -> str:
         return f"http://{self.host}:{self.port}{path}"
@@ -115,6 +116,7 @@ def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     sent += len(chunk)
+                    server.streamed[self.path] = sent
                     time.sleep(trickle)  # a slow upstream, as the fetch sees it
             except (BrokenPipeError, ConnectionResetError):
                 return  # the client stopped reading, as it should

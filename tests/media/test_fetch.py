@@ -109,6 +109,7 @@ def test_a_download_that_trickles_past_the_deadline_is_cut(far_server: PictureSe
 
     with pytest.raises(UpstreamDown, match=r"took longer than 0\.3 s"):
         fetcher(media_fetch_seconds=0.3).fetch(far_server.url("/trickle.jpg"))
+    assert far_server.streamed["/trickle.jpg"] < 64 * 1024  # cut off, not read to the end
 
 
 @pytest.mark.parametrize(("status", "error"), [(404, FetchRefused), (403, FetchRefused)])
