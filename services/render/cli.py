@@ -40,9 +40,7 @@ def render_worker(
     ctx = build_context(settings)
     ctx.theme.publish_assets(ctx.storage.site, settings.asset_cache_control)
     publish_site(ctx)  # robots.txt, the 404 page, every channel's list page from day one
-    queues = ",".join(
-        queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE, MEDIA_QUEUE)
-    )
+    queues = ",".join(queue_name(settings, q) for q in (RENDER_QUEUE, PERIODIC_QUEUE, MEDIA_QUEUE))
     app.worker_main(
         [
             "--quiet",  # no banner on stdout: every line a worker writes is a log event
