@@ -202,3 +202,24 @@ def pictures_seen(browser: Browser, url: str, width: int) -> tuple[list[dict[str
 def widest(loaded: list[dict[str, Any]]) -> int:
     """The widest rendition chosen (renditions are named <sha256>-<width>.<ext>)."""
     return max(int(img["src"].rsplit("-", 1)[-1].split(".")[0]) for img in loaded)
+
+
+def test_an_uploaded_picture_named_by_media_id_leads_the_article(
+    ingest: httpx.Client, site: httpx.Client, upstream: Agency
+) -> None:
+    upload = ingest.post(
+        "/v1/media", content=photo(1200, 800), headers={"Content-Type": "image/jpeg"}
+    )
+    assert upload.status_code == 201, upload.text
+    media_id = upload.json()["id"]
+
+    accepted = publish(
+        ingest, upstream, "upload", body_html="<p>正文</p>", images=[{"media_id": media_id}]
+    )
+
+    page = until(
+        lambda: "<picture>" in (p := site.get(page_path(accepted["url"])).text) and p,
+        "the uploaded picture on the page",
+    )
+    assert upload.json()["url"].rsplit("-", 1)[0] in page  # the upload's own renditions
+    assert states(ingest, accepted["id"]) == {f"media:{media_id}": "ready"}
