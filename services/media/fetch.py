@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError
+from urllib3.exceptions import HTTPError, SSLError
 
 from services.media.settings import MediaSettings, Network
 
@@ -193,6 +193,8 @@ class PictureFetcher:
                 preload_content=False,
                 timeout=self.timeout,
             )
+        except SSLError as exc:  # a certificate that does not prove the name: never retried
+            raise FetchRefused(f"{host}: TLS refused: {exc}") from exc
         except HTTPError as exc:
             raise UpstreamDown(f"{host}: {type(exc).__name__}: {exc}") from exc
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
 
 from services.media.fetch import FetchRefused, PictureFetcher, UpstreamDown
 from services.media.settings import MediaSettings
-from tests.media.pictures import PictureServer, Route, photo, picture_server
+from tests.media.pictures import (
+    PictureServer,
+    Route,
+    photo,
+    picture_server,
+    self_signed,
+    tls_picture_server,
+)
 
 JPEG = photo(320, 240)
 
@@ -80,6 +88,16 @@ def test_three_redirects_are_followed_and_a_fourth_is_refused(far_server: Pictur
     assert fetcher().fetch(far_server.url("/hop1")).body == JPEG
     with pytest.raises(FetchRefused, match="more than 3 redirects"):
         fetcher().fetch(far_server.url("/hop0"))
+
+
+def test_a_certificate_that_does_not_prove_the_name_is_refused(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path, "localhost")
+    local = fetcher(media_allowed_networks=[ip_network("127.0.0.0/8"), ip_network("::1")])
+    with tls_picture_server("127.0.0.1", cert, key) as tls:
+        tls.serve("/photo.jpg", JPEG)
+
+        with pytest.raises(FetchRefused, match=r"TLS refused.*certificate verify failed"):
+            local.fetch(f"https://localhost:{tls.port}/photo.jpg")
 
 
 @pytest.mark.parametrize(
