@@ -15,7 +15,7 @@ from shared.models import article_key
 from shared.storage import Storage
 from tests.importer.dumps import Archive, Category, write_dump
 
-COUNT = 300
+COUNT = 150
 
 
 def command(live: Stack, *argv: str) -> list[str]:
