@@ -3,6 +3,7 @@ the site's own files refused (422 naming the slug), bodies sanitized and bounded
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.ingest.site_pages import seed_pages
 from shared.settings import CommonSettings
 from shared.site import load_site
 from shared.site_pages import RESERVED, SLUG, page_key, slug_problem
+from shared.site_pages import seed_pages as placeholders
+from tests.conftest import Isolated
 from tests.ingest.conftest import Ingest
 
 SITE = load_site(CommonSettings(environment="development").site_config)
@@ -150,3 +154,24 @@ def test_pages_take_the_feed_key_and_json(module_api: Ingest) -> None:
     assert wrong_type.status_code == 415
     assert unsigned.status_code == 403
     assert page_of(module_api, "terms") is None
+
+
+def test_init_seeds_each_placeholder_once_and_never_over_an_operators_page(
+    isolated: Isolated,
+) -> None:
+    data = isolated.storage.data
+    operator = {"slug": "about", "title": "本站简介", "body_html": "<p>运营者的页面</p>"}
+    data.put(page_key("about"), json.dumps(operator).encode(), content_type="application/json")
+    seeds = placeholders(CommonSettings(environment="development").site_config)
+
+    first = seed_pages(isolated.storage, SITE, seeds)
+    data.delete(page_key("ads"))  # the operator takes a placeholder down
+    second = seed_pages(isolated.storage, SITE, seeds)
+
+    assert first == [s.slug for s in seeds if s.slug != "about"]
+    assert second == []
+    assert data.get_json(page_key("about")) == operator
+    assert data.get(page_key("ads")) is None
+    disclaimer = data.get_json(page_key("disclaimer"))
+    assert disclaimer["feed"] == "init"
+    assert disclaimer["title"] == "免责声明"
