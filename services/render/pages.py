@@ -132,11 +132,17 @@ def render_home(ctx: RenderContext) -> bool:
     body = ctx.render(
         "home.html.j2",
         headlines=headlines,
-        focus=[e for e in headlines if e.thumbnail][:FOCUS_SIZE],
+        focus=focus_strip(ctx, headlines),
         sections=sections,
         sidebar_html=sidebar_html(ctx),
     )
     return ctx.write_page("index.html", body, "home")
+
+
+def focus_strip(ctx: RenderContext, headlines: list[Entry]) -> list[Entry]:
+    """焦点图: the newest headlines that have a picture, with renditions for a wide slot."""
+    pictured = [e for e in headlines if e.thumbnail][:FOCUS_SIZE]
+    return add_thumbnails(ctx, [pictured], widest=None)[0] if pictured else []
 
 
 # --- channel index and archive -------------------------------------------------------------

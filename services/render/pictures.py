@@ -25,6 +25,8 @@ IMG_TAG = re.compile(r'<img\b(?:[^>"]|"[^"]*")*>', re.IGNORECASE)
 ATTRIBUTE = re.compile(r'([a-zA-Z-]+)="([^"]*)"')
 
 Pictures = Mapping[str, Picture]
+# A list's thumbnail is at most 128 CSS pixels wide: 640 covers a 3x screen.
+THUMBNAIL_WIDEST = 640
 
 
 @dataclass(frozen=True)
@@ -86,19 +88,26 @@ def states(ctx: RenderContext, refs: list[str]) -> dict[str, Picture]:
 
 
 def view(
-    image: ArticleImage | None, found: Pictures, *, lead: bool = False, title: str = ""
+    image: ArticleImage | None,
+    found: Pictures,
+    *,
+    lead: bool = False,
+    title: str = "",
+    widest: int | None = None,
 ) -> PictureView | None:
-    """The picture as the page shows it, if media has its renditions ready."""
+    """The picture as the page shows it, if media has its renditions ready; `widest` leaves
+    out the renditions a small slot never needs (the narrowest always stays)."""
     picture = found.get(ref_of(image)) if image else None
     if image is None or picture is None or picture.state != PictureState.ready:
         return None
-    jpeg = _widest_first([r for r in picture.renditions if r.format == "jpeg"])
+    renditions = _at_most(picture.renditions, widest)
+    jpeg = _widest_first([r for r in renditions if r.format == "jpeg"])
     if not jpeg:
         return None
     sources = tuple(
-        (MIME[kind], _srcset([r for r in picture.renditions if r.format == kind]))
+        (MIME[kind], _srcset([r for r in renditions if r.format == kind]))
         for kind in MODERN
-        if any(r.format == kind for r in picture.renditions)
+        if any(r.format == kind for r in renditions)
     )
     return PictureView(
         sources=sources,
@@ -145,6 +154,13 @@ def body_with_pictures(
     return Markup(IMG_TAG.sub(swap, body_html))  # already sanitized by ingest
 
 
+def _at_most(renditions: list[Rendition], widest: int | None) -> list[Rendition]:
+    if widest is None or not renditions:
+        return renditions
+    narrowest = min(r.width for r in renditions)
+    return [r for r in renditions if r.width <= max(widest, narrowest)]
+
+
 def _widest_first(renditions: list[Rendition]) -> list[Rendition]:
     return sorted(renditions, key=lambda r: r.width, reverse=True)
 
@@ -172,9 +188,11 @@ def thumbnail_fields(article: Article) -> dict[FieldT, EncodableT]:
     return {"picture": ref_of(image), "picture_alt": alt}
 
 
-def add_thumbnails(ctx: RenderContext, groups: list[list[Entry]]) -> list[list[Entry]]:
-    """The same lists, each entry with its ready thumbnail: two round trips for them all,
-    one when no entry has a picture."""
+def add_thumbnails(
+    ctx: RenderContext, groups: list[list[Entry]], widest: int | None = THUMBNAIL_WIDEST
+) -> list[list[Entry]]:
+    """The same lists, each entry with its ready thumbnail (renditions up to `widest`): two
+    round trips for them all, one when no entry has a picture."""
     ids = sorted({e.id for group in groups for e in group})
     if not ids:
         return groups
@@ -186,7 +204,9 @@ def add_thumbnails(ctx: RenderContext, groups: list[list[Entry]]) -> list[list[E
     }
     found = states(ctx, [ref for ref, _ in named.values()])
     shown = {
-        aid: view(ArticleImage(ref=ref, source="", alt=alt, decorative=not alt), found)
+        aid: view(
+            ArticleImage(ref=ref, source="", alt=alt, decorative=not alt), found, widest=widest
+        )
         for aid, (ref, alt) in named.items()
     }
     return [[replace(e, thumbnail=shown.get(e.id)) for e in group] for group in groups]

@@ -103,7 +103,10 @@ def test_a_ready_picture_reaches_the_article_page_and_the_lists(newsroom: Newsro
     assert 'class="focus-strip"' in home
     assert article.title in home
     assert f"/media/{image_ref(LEAD)}-320.jpeg" in home
-    assert f"/media/{image_ref(LEAD)}-320.jpeg" in (newsroom.page("news/index.html") or "")
+    assert f"/media/{image_ref(LEAD)}-1280.webp" in home  # the 焦点图 fills a wide slot
+    listed = newsroom.page("news/index.html") or ""
+    assert f"/media/{image_ref(LEAD)}-320.jpeg" in listed
+    assert f"/media/{image_ref(LEAD)}-1280." not in listed  # a thumbnail never needs it
 
 
 def test_a_failed_picture_is_left_out_and_the_article_stays(newsroom: Newsroom) -> None:
