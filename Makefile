@@ -69,8 +69,12 @@ lint: $(BIN)/.installed
 check-types: $(BIN)/.installed
 	$(BIN)/mypy services shared tests bench
 
+# Most tests wait on servers they started, so the suite runs more workers than cores;
+# a file stays on one worker, which keeps its module fixtures (stacks, browsers) single.
+TEST_WORKERS ?= 3
+
 test: $(BIN)/.installed system-deps $(VNU) $(AXE) lint check-types compose-check
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: $(BIN)/.installed
 	$(BIN)/pytest -m unit
