@@ -12,9 +12,7 @@ and the cost the search step adds to each publish at 1,000 and 50,000 articles.
    50,000 articles (45,000 more built into the same index). The index's size on the bucket.
 3. Per publish: the flush's search step (fragment, one new segment, merges, manifest) for
    one more article, on a 1,000- and a 50,000-article index, alternating between the two.
-4. Freshness: the whole stack (ingest, render worker, scheduler, edge) on the 50,000-article
-   index: seconds from an article's 202 until a reader's search through the edge finds it,
-   and from its withdrawal's 202 until it is gone.
+Freshness (202 to findable, withdrawal to gone) is bench_search_fresh, on a stack of its own.
 """
 
 from __future__ import annotations
@@ -27,13 +25,12 @@ import time
 from pathlib import Path
 
 import boto3
-import httpx
 import pagefind_bin_extended  # type: ignore[import-untyped]
 from playwright.sync_api import sync_playwright
 
 from bench.cpu import own_cpu
 from bench.render_support import context, infra, percentile
-from bench.search_support import Corpus, chromium_query, http_search, wait_until
+from bench.search_support import Corpus, chromium_query
 from services.render.articles import Neighbours, article_page
 from services.render.context import RenderContext
 from services.render.pages import sidebar_html
@@ -41,7 +38,6 @@ from services.render.search.build import build_index
 from services.render.search.documents import SearchDocument
 from services.render.search.index import queue_document, update_index
 from services.render.search.page import render_search_page
-from services.stack.run import Stack
 from shared.models import Article
 from shared.storage import credentials
 from tests.conftest import CHROMIUM_FLAGS
@@ -49,7 +45,6 @@ from tests.conftest import CHROMIUM_FLAGS
 BUILT, LARGE, SMALL = 5_000, 50_000, 1_000
 WARMUP, MEASURED = 8, 64  # 64 publishes: a full round of first- and second-tier merges
 QUERIES = ("发展", "雷朝滋", "协同创新")
-FRESH = 10
 
 
 def documents(ctx: RenderContext, articles: list[Article]) -> list[SearchDocument]:
@@ -132,28 +127,6 @@ def publish_cost(contexts: dict[int, RenderContext], corpus: Corpus) -> dict[int
     return runs
 
 
-def freshness(stack: Stack, corpus: Corpus) -> tuple[list[float], list[float]]:
-    """Seconds from 202 to found, and from the withdrawal's 202 to gone, per article."""
-    stack.apps.pop("edge").stop()  # start_apps starts the stack's own edge
-    key = stack.start_apps()
-    ingest = httpx.Client(
-        base_url=stack.urls["ingest_url"], headers={"Authorization": f"Bearer {key}"}
-    )
-    site = httpx.Client(base_url=stack.urls["site_url"], timeout=30)
-    found, gone = [], []
-    for n in range(FRESH):
-        story = corpus.article(2 * LARGE + n)
-        body = story.model_dump(mode="json", include={"title", "body_html", "channel"})
-        accepted = ingest.post("/v1/articles", json=body | {"external_id": f"fresh-{n}"})
-        assert accepted.status_code == 202, accepted.text
-        word = story.title.split(" ")[0][-3:]  # the invented name closing the title
-        found.append(wait_until(lambda w=word, t=story.title: t in http_search(site, w)))
-        withdrawn = ingest.delete(f"/v1/articles/{accepted.json()['id']}")
-        assert withdrawn.status_code == 202, withdrawn.text
-        gone.append(wait_until(lambda w=word, t=story.title: t not in http_search(site, w)))
-    return found, gone
-
-
 def main() -> None:
     corpus = Corpus()
     print(f"load average at start: {os.getloadavg()}")
@@ -177,13 +150,6 @@ def main() -> None:
         build_index(small, documents(small, [corpus.article(n) for n in range(1, SMALL + 1)]))
         costs = publish_cost({SMALL: small, LARGE: big}, corpus)
         report_costs(costs)
-        found, gone = freshness(stack, corpus)
-        print(f"\nfreshness over {FRESH} articles (load {os.getloadavg()[0]:.1f}):")
-        for name, values in (("202 -> found", found), ("withdrawn -> gone", gone)):
-            print(
-                f"  {name:<18} p50 {statistics.median(values):5.1f} s  "
-                f"p95 {percentile(values, 0.95):5.1f} s  max {max(values):5.1f} s"
-            )
 
 
 def report_queries(ctx: RenderContext, site_url: str, articles: int) -> None:

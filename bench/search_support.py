@@ -42,7 +42,7 @@ class Corpus:
             "".join(rng.choice(self.sentences) for _ in range(4)) + names[p] + "表示。"
             for p in range(5)
         ]
-        title = rng.choice(self.sentences)[:14].strip(",。;") + names[5] + f" 第{n}号"
+        title = rng.choice(self.sentences).strip()[:14].strip(",。;") + names[5] + f" 第{n}号"
         base = article(n, CHANNELS[n % 10], headline=n % 25 == 0)
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
         return base.model_copy(update={"title": title, "body_html": body})
@@ -50,7 +50,10 @@ class Corpus:
 
 def http_search(site: httpx.Client, query: str) -> list[str]:
     """The titles a reader gets, read through the edge as search.js reads them."""
-    manifest = site.get("/search/manifest.json").json()
+    answer = site.get("/search/manifest.json")
+    if answer.status_code != 200:  # before the first flush
+        return []
+    manifest = answer.json()
     tokens = sorted(query_tokens(query))
     sets: dict[str, set[int]] = {t: set() for t in tokens}
     for segment in manifest["segments"]:
@@ -69,12 +72,12 @@ def http_search(site: httpx.Client, query: str) -> list[str]:
     return found
 
 
-def wait_until(check: Any, timeout: float = 120.0) -> float:
+def wait_until(check: Any, what: str, timeout: float = 120.0) -> float:
     """Seconds until check() holds (polled every 0.2 s)."""
     started = time.monotonic()
     while not check():
         if time.monotonic() - started > timeout:
-            raise TimeoutError("search never caught up")
+            raise TimeoutError(f"search never caught up: {what}")
         time.sleep(0.2)
     return time.monotonic() - started
 
