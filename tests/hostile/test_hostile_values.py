@@ -5,6 +5,7 @@ problem+json, and a 422 names each field at fault."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
@@ -102,6 +103,7 @@ RAW_BODIES = [
 ]
 UNDECLARED_QUERY = ["channel", "version"]
 ENORMOUS = 2 * 1024 * 1024 + 1  # one byte past ingest's default max_body_bytes
+PICTURE_ENORMOUS = 20 * 1024 * 1024 + 1  # ... and past the picture upload's (media_max_bytes)
 
 
 @dataclass(frozen=True)
@@ -241,9 +243,9 @@ def test_ingest_answers_hostile_values_with_problems(hostile: FaultStack) -> Non
     enormous = [
         hostile.ingest.request(
             op.method,
-            op.path.replace("{article_id}", "a" * 20),
-            content=b"{" * ENORMOUS,
-            headers={"content-type": JSON},
+            re.sub(r"\{[^}]+\}", "a" * 20, op.path),  # a valid id or slug: the body decides
+            content=b"{" * (PICTURE_ENORMOUS if op.path.endswith("/media") else ENORMOUS),
+            headers={"content-type": "image/jpeg" if op.path.endswith("/media") else JSON},
         )
         for op in ops
         if op.takes_body
