@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.ingest import legacy
+from services.ingest.api import PROBLEM_RESPONSES
 from services.ingest.errors import InvalidArticle
 from services.ingest.service import IngestContext
 
@@ -27,7 +28,11 @@ def _context(request: Request) -> IngestContext:
     "/internal/legacy-redirect",
     status_code=301,
     summary="Where an old address of an imported archive now lives (for the edge only)",
-    responses={301: {"description": "Location: the new page"}, 404: {"description": "Unknown"}},
+    responses={
+        301: {"description": "Location: the new page"},
+        404: {"description": "Unknown"},
+        **{code: PROBLEM_RESPONSES[code] for code in (422, 503)},
+    },
 )
 async def legacy_redirect(
     ctx: Annotated[IngestContext, Depends(_context)],
