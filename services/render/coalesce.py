@@ -8,8 +8,13 @@ older snapshot never overwrites a newer page.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis.exceptions import RedisError
 
 from services.render.context import RenderContext
 from services.render.dirty import FLUSH_TASK, flush_soon, mark_dirty, queue_dirty
@@ -32,6 +37,10 @@ __all__ = ["FLUSH_TASK", "flush", "flush_soon", "mark_dirty", "queue_dirty"]
 HOT_TASK = "render.hot_refresh"
 # Delete the lock only if it is still ours (it may have expired and been taken since).
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
+RENEW = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('EXPIRE', KEYS[1], ARGV[2]) end"
+)
 # Order matters: the sidebar first (every page embeds it), the sitemap last.
 ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "search", "sitemap")
 
@@ -43,9 +52,33 @@ def flush(ctx: RenderContext) -> dict[str, bool]:
         ctx.schedule(FLUSH_TASK, max(ctx.settings.flush_delay_seconds, 0.5))
         return {}
     try:
-        return _flush_locked(ctx)
+        with _renewing(ctx, token):
+            return _flush_locked(ctx)
     finally:
         ctx.redis.eval(RELEASE, 1, ctx.keys.flush_lock, token)
+
+
+@contextmanager
+def _renewing(ctx: RenderContext, token: str) -> Iterator[None]:
+    """Renew the flush lock while this flush runs, so that a flush whose worker was killed
+    holds it for one short lease only, never for the longest a live flush may take."""
+    lease = ctx.settings.flush_lock_seconds
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease / 3):
+            try:
+                ctx.redis.eval(RENEW, 1, ctx.keys.flush_lock, token, lease)
+            except RedisError as exc:  # the next renewal tries again; the lease covers one miss
+                log.warning("render.flush.lock_not_renewed", error=str(exc))
+
+    renewer = threading.Thread(target=renew, name="flush-lock-renewal", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
 
 
 def _flush_locked(ctx: RenderContext) -> dict[str, bool]:

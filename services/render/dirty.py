@@ -32,7 +32,9 @@ def queue_dirty(
         pipe.sadd(ctx.keys.dirty, *pages)
     if series:
         pipe.zadd(ctx.keys.dirty_from, series, lt=True)  # LT also adds new members
-    ttl = max(int(ctx.settings.flush_delay_seconds * 10) + 60, 60)
+    # Short: a worker killed between setting the flag and sending the flush leaves marks
+    # unflushed until it lapses; a flush still queued when it does only gains a twin.
+    ttl = int(ctx.settings.flush_delay_seconds * 5) + 10
     pipe.set(ctx.keys.flush_scheduled, "1", nx=True, ex=ttl)
 
 

@@ -29,7 +29,10 @@ class RenderSettings(CommonSettings):
         default=4, ge=1, description="Worker processes; renders wait on S3, so 2 per core."
     )
     flush_lock_seconds: int = Field(
-        default=300, ge=10, description="A flush holding the lock longer is presumed dead."
+        default=15,
+        ge=3,
+        description="Lease of the flush lock, renewed while a flush runs: a flush whose worker "
+        "died frees it this long after its last renewal.",
     )
     feed_size: int = Field(default=20, ge=1, le=200, description="Items in each RSS/Atom feed.")
     sitemap_urls_per_file: int = Field(
