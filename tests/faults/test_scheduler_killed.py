@@ -88,8 +88,10 @@ def held_across_a_kill(fs: FaultStack, process: str) -> None:
     # Published once: whatever re-sent it while it was down (the reconciler, a lapsed lease)
     # found the page already written; the feed lists it once.
     assert written_at(fs, site_key(url)) == first_write
-    feed = (fs.storage.site.get("feed.xml") or b"").decode()
-    assert feed.count(f'<guid isPermaLink="true">{url}</guid>') == 1
+    guid = f'<guid isPermaLink="true">{url}</guid>'.encode()
+    # The flush writes home before the feeds: wait for the feed too, then count.
+    wait_for(lambda: guid in (fs.storage.site.get("feed.xml") or b""), "in the feed", 30)
+    assert (fs.storage.site.get("feed.xml") or b"").count(guid) == 1
     assert fs.redis.zscore(fs.keys.due, aid) is None
     assert hit(fs, aid) == 200
     assert fs.edge.get("/" + site_key(url)).status_code == 200
