@@ -135,10 +135,15 @@ def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def picture_server(host: str = "127.0.0.1") -> Iterator[PictureServer]:
-    """A threaded HTTP server on loopback (an ephemeral port), stopped on exit."""
+def picture_server(
+    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[PictureServer]:
+    """A threaded HTTP server on loopback (an ephemeral port), behind `tls` if given,
+    stopped on exit."""
     state = PictureServer(host, 0, {})
     httpd = ThreadingHTTPServer((host, 0), _handler(state))
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -184,17 +189,7 @@ def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
 @contextmanager
 def tls_picture_server(host: str, cert: Path, key: str | Path) -> Iterator[PictureServer]:
     """The picture server behind TLS with the given certificate."""
-    state = PictureServer(host, 0, {})
-    httpd = ThreadingHTTPServer((host, 0), _handler(state))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with picture_server(host, context) as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
