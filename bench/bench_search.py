@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
 import pagefind_bin_extended  # type: ignore[import-untyped]
 from playwright.sync_api import sync_playwright
 
@@ -39,8 +38,8 @@ from services.render.search.documents import SearchDocument
 from services.render.search.index import queue_document, update_index
 from services.render.search.page import render_search_page
 from shared.models import Article
-from shared.storage import credentials
 from tests.conftest import CHROMIUM_FLAGS
+from tests.shared.reader import boto3_client
 
 BUILT, LARGE, SMALL = 5_000, 50_000, 1_000
 WARMUP, MEASURED = 8, 64  # 64 publishes: a full round of first- and second-tier merges
@@ -82,14 +81,7 @@ def timed_build(ctx: RenderContext, articles: list[Article]) -> tuple[float, flo
 def index_bytes(ctx: RenderContext) -> tuple[int, int]:
     """Objects under search/ and their bytes, listed by boto3 (the store's own sizes)."""
     settings = ctx.settings
-    key = credentials(settings).get_frozen_credentials()
-    client = boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=key.access_key,
-        aws_secret_access_key=key.secret_key,
-    )
+    client = boto3_client(settings)
     count = size = 0
     for page in client.get_paginator("list_objects_v2").paginate(
         Bucket=settings.site_bucket, Prefix="search/"
