@@ -81,6 +81,17 @@ class Keys:
         return f"{self.prefix}{{render}}:dirty-from"
 
     @property
+    def flushing(self) -> str:
+        """Set: the dirty pages the running flush took; deleted once they are all rendered,
+        so a flush killed mid-way leaves them for the next one to merge."""
+        return f"{self.prefix}{{render}}:flushing"
+
+    @property
+    def flushing_from(self) -> str:
+        """Sorted set: `dirty_from` as the running flush took it (kept like `flushing`)."""
+        return f"{self.prefix}{{render}}:flushing-from"
+
+    @property
     def flush_lock(self) -> str:
         return f"{self.prefix}{{render}}:flush-lock"
 
