@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from markupsafe import Markup
 
@@ -17,6 +18,7 @@ from services.render.pagination import (
     pages_to_render,
 )
 from services.render.pictures import add_thumbnails
+from services.render.theme import Theme
 from shared.logging import get_logger
 from shared.site import Channel
 
@@ -161,12 +163,19 @@ def render_channel_index(ctx: RenderContext, channel: Channel) -> bool:
         channel=channel,
         heading=channel.name,
         items=add_thumbnails(ctx, [newest(ctx, zset, index_size(total, size))])[0],
-        archive_links=index_page_links(total, size),
+        archive_nav=archive_nav(ctx.theme, channel.slug, index_page_links(total, size)),
         pager=None,
         canonical=f"{channel.slug}/",
         sidebar_html=sidebar_html(ctx),
     )
     return ctx.write_page(f"{channel.slug}/index.html", body, "channel")
+
+
+@lru_cache(maxsize=256)
+def archive_nav(theme: Theme, slug: str, pages: range) -> Markup:
+    """The index's links to every archive page: they grow with the archive, so they are
+    rendered once per page count instead of on every publish."""
+    return Markup(theme.render("_archive_pages.html.j2", slug=slug, pages=pages).decode())
 
 
 def render_archive(ctx: RenderContext, channel: Channel, dirty_from: int) -> dict[str, bool]:
@@ -195,7 +204,6 @@ def render_archive_page(ctx: RenderContext, channel: Channel, pager: Pager, side
         channel=channel,
         heading=f"{channel.name} 第{pager.page}页",
         items=add_thumbnails(ctx, [list(reversed(entries(ctx, ids)))])[0],
-        archive_links=[],
         pager=pager,
         canonical=archive_key(channel.slug, pager.page),
         sidebar_html=side,

@@ -69,16 +69,10 @@ def index_size(total: int, size: int) -> int:
     return total - archived_pages(total, size) * size
 
 
-def index_page_links(total_items: int, size: int, shown: int = 9) -> list[int]:
-    """Archive pages the channel index links to, newest first: the newest `shown`, then
-    the oldest. Each page links its older and newer neighbour, so every page is reached
-    from the index; the list is bounded so the index (rewritten on every publish) stays
-    the same size however large the archive grows.
+def index_page_links(total_items: int, size: int) -> range:
+    """Archive pages the channel index links to: every one, newest first.
+
+    The list is a function of the page count alone, so it changes only when a page joins
+    the archive; the renderer keeps it rendered per count rather than per publish.
     """
-    newest = archived_pages(total_items, size)
-    if not newest:
-        return []
-    links = list(range(newest, max(newest - shown, 0), -1))
-    if links[-1] != 1:
-        links.append(1)
-    return links
+    return range(archived_pages(total_items, size), 0, -1)
