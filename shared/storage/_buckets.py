@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -18,6 +18,8 @@ from shared.storage._errors import StorageRefused, StorageUnavailable
 from shared.storage._transport import AsyncObjects, Objects, object_headers
 
 DELETE_BATCH = 1_000  # keys per DeleteObjects request: S3's limit
+# What a conditional delete answers for a key that changed, or is gone, since its ETag was read.
+CHANGED = frozenset({"PreconditionFailed", "NoSuchKey"})
 
 
 class Listed(NamedTuple):
@@ -28,9 +30,16 @@ class Listed(NamedTuple):
     modified: datetime
 
 
-def delete_document(keys: list[str]) -> bytes:
-    """The body of a quiet DeleteObjects request: the answer names only the failures."""
-    objects = "".join(f"<Object><Key>{escape(key)}</Key></Object>" for key in keys)
+def delete_document(keys: list[str], etags: Mapping[str, str] | None = None) -> bytes:
+    """The body of a quiet DeleteObjects request: the answer names only the failures. A key
+    given an ETag is deleted only if it still has it."""
+    etags = etags or {}
+    objects = "".join(
+        f"<Object><Key>{escape(key)}</Key>"
+        + (f'<ETag>"{escape(etags[key])}"</ETag>' if key in etags else "")
+        + "</Object>"
+        for key in keys
+    )
     return f"<Delete><Quiet>true</Quiet>{objects}</Delete>".encode()
 
 
@@ -108,23 +117,37 @@ class Bucket:
     def delete(self, key: str) -> None:
         self.objects.request("DELETE", self.name, key)  # a missing object is not an error
 
-    def delete_many(self, keys: list[str]) -> None:
+    def delete_if(self, key: str, etag: str) -> bool:
+        """Delete the object only if it still has `etag` (S3's conditional delete, decided
+        atomically by AWS S3 and SeaweedFS); False if it changed or is gone."""
+        headers = {"If-Match": f'"{etag}"'}
+        answer = self.objects.request(
+            "DELETE", self.name, key, headers=headers, expected=(404, 412)
+        )
+        return answer.status < 300
+
+    def delete_many(self, keys: list[str], *, etags: Mapping[str, str] | None = None) -> list[str]:
         """Delete every key, 1,000 per request (missing ones are not an error); any key the
-        store could not delete raises StorageRefused naming it."""
+        store could not delete raises StorageRefused naming it. A key given an ETag in
+        `etags` is deleted only if it still has it; returns the keys kept for that reason."""
+        kept: list[str] = []
         for start in range(0, len(keys), DELETE_BATCH):
-            body = delete_document(keys[start : start + DELETE_BATCH])
+            body = delete_document(keys[start : start + DELETE_BATCH], etags)
             md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
             headers = {"Content-MD5": md5, "Content-Type": "application/xml"}
             answer = self.objects.request(
                 "POST", self.name, "", body, headers, query={"delete": ""}, expected=()
             )
             failed = delete_failures(answer.body)
+            kept += [key for key, code in failed if code in CHANGED]
+            failed = [(key, code) for key, code in failed if code not in CHANGED]
             if failed:
                 named = ", ".join(f"{key} ({code})" for key, code in failed[:5])
                 more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
                 raise StorageRefused(
                     f"DELETE {self.name}/", answer.status, failed[0][1], named + more
                 )
+        return kept
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         for item in self.listing(prefix):
