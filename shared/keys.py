@@ -143,8 +143,15 @@ class Keys:
 
     @property
     def search_gone(self) -> str:
-        """Set: document numbers withdrawn, left out of every segment merged from now on."""
-        return f"{self.prefix}{{render}}:search:gone"
+        """Sorted set: document numbers withdrawn (score: the search epoch then), left out of
+        every segment merged from now on, and forgotten once no mergeable segment predates
+        them."""
+        return f"{self.prefix}{{render}}:search:withdrawn"
+
+    @property
+    def search_epoch(self) -> str:
+        """String: counter stamped on each new search segment (INCR) and each withdrawal."""
+        return f"{self.prefix}{{render}}:search:epoch"
 
     @property
     def search_manifest(self) -> str:
