@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from services.importer.readers.base import Reader
-from services.importer.schemas import ChannelPlan, ImportSummary
-
 if TYPE_CHECKING:
+    from services.importer.readers.base import Reader
+    from services.importer.schemas import ChannelPlan, ImportSummary
     from services.ingest.feeds import Feed
     from services.ingest.service import IngestContext
 

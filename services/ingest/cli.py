@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.ingest.feeds import Feed, FeedRegistry, SecretsKeyMissing, new_secrets_key
-from services.ingest.settings import IngestSettings
-from shared.storage import Storage
+if TYPE_CHECKING:
+    from services.ingest.feeds import Feed, FeedRegistry
 
 feeds_cli = typer.Typer(
     help="Manage the feeds allowed to publish, and their keys.", no_args_is_help=True
@@ -20,6 +19,10 @@ console = Console()
 
 
 def _registry() -> FeedRegistry:
+    from services.ingest.feeds import FeedRegistry
+    from services.ingest.settings import IngestSettings
+    from shared.storage import Storage
+
     settings = IngestSettings()
     return FeedRegistry(Storage.from_settings(settings).data, 0, settings.secret_box())
 
@@ -32,6 +35,8 @@ def feeds_add(
     ] = False,
 ) -> None:
     """Create a feed (or give it a new key). The key is printed once and never stored."""
+    from services.ingest.feeds import SecretsKeyMissing
+
     secret = secrets.token_hex(32) if signed else None
     try:
         feed, key = _registry().add(name, signing_secret=secret)
@@ -84,4 +89,6 @@ def feeds_reseal() -> None:
 def feeds_new_secrets_key() -> None:
     """Print a new key for PRESSROOM_FEED_SECRETS_KEY (to rotate: put it first, keep the old
     one after a comma, run `pressroom feeds reseal`, then drop the old one)."""
+    from services.ingest.feeds import new_secrets_key
+
     typer.echo(new_secrets_key())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,13 +19,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from services.render import rebuild as job
-from services.render.settings import RenderSettings
-from services.render.site_files import dead_links, publish_site, rebuild_site
-from services.render.tasks import build_context
-from shared.celery_app import MEDIA_QUEUE, PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
-from shared.models import article_key
+if TYPE_CHECKING:
+    from services.render.rebuild import Summary
 
+# Each command imports what it runs: every process of the stack is a `pressroom` command,
+# and importing every service's code into each of them slows every start.
 console = Console()
 
 
@@ -35,6 +33,11 @@ def render_worker(
     pool: Annotated[str, typer.Option(help="prefork, threads or solo")] = "prefork",
 ) -> None:
     """Run a Celery worker for rendering and the periodic jobs."""
+    from services.render.settings import RenderSettings
+    from services.render.site_files import publish_site
+    from services.render.tasks import build_context
+    from shared.celery_app import MEDIA_QUEUE, PERIODIC_QUEUE, RENDER_QUEUE, queue_name, worker_app
+
     settings = RenderSettings()
     app = worker_app(settings, visibility_timeout=settings.visibility_timeout)
     ctx = build_context(settings)
@@ -74,6 +77,11 @@ def rebuild(
     ] = False,
 ) -> None:
     """Re-render every page from the data bucket; skips what is unchanged, resumes if cut short."""
+    from services.render import rebuild as job
+    from services.render.settings import RenderSettings
+    from services.render.site_files import dead_links, rebuild_site
+    from services.render.tasks import build_context
+
     ctx = build_context(RenderSettings())
     if channel and ctx.site.channel(channel) is None:
         raise typer.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
@@ -109,7 +117,7 @@ def rebuild(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: job.Summary, seconds: float) -> None:
+def _print_summary(summary: Summary, seconds: float) -> None:
     table = Table(title="rebuild", show_header=False)
     table.add_row("pages written", str(summary.written))
     table.add_row("unchanged", str(summary.unchanged))
@@ -128,6 +136,9 @@ def scheduled(
 ) -> None:
     """List the embargoed articles waiting for their instant (read from the due set)."""
     from services.render.schedule import scheduled as due_between
+    from services.render.settings import RenderSettings
+    from services.render.tasks import build_context
+    from shared.models import article_key
 
     ctx = build_context(RenderSettings())
     now = time.time()
@@ -144,7 +155,10 @@ def scheduled(
 
 def reindex() -> None:
     """Rebuild the Redis indexes (articles, channels, headlines) from the data bucket."""
+    from services.render import rebuild as job
     from services.render.reindex import reindex as run_reindex
+    from services.render.settings import RenderSettings
+    from services.render.tasks import build_context
 
     ctx = build_context(RenderSettings())
     total = len(job.article_documents(ctx))
