@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
+import orjson
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -95,3 +97,13 @@ def version_key(article_id: str, version: int, withdrawn: bool = False) -> str:
 def pending_key(article_id: str) -> str:
     """Outbox entry: written with the article, removed once its page is rendered."""
     return f"pending/{article_id}"
+
+
+def pending_entry(article_id: str, version: int) -> bytes:
+    """The outbox entry's bytes, always built here: their MD5 (the entry's ETag) then tells
+    which version an entry holds without reading it."""
+    return orjson.dumps({"id": article_id, "version": version})
+
+
+def pending_etag(article_id: str, version: int) -> str:
+    return hashlib.md5(pending_entry(article_id, version)).hexdigest()

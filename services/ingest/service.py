@@ -33,7 +33,14 @@ from services.ingest.settings import IngestSettings
 from shared.ids import article_id, is_article_id
 from shared.keys import Keys
 from shared.logging import get_logger
-from shared.models import Article, ArticleStatus, article_key, pending_key, version_key
+from shared.models import (
+    Article,
+    ArticleStatus,
+    article_key,
+    pending_entry,
+    pending_key,
+    version_key,
+)
 from shared.site import SiteConfig
 from shared.storage import Storage, StorageUnavailable
 
@@ -299,7 +306,11 @@ def _store(ctx: IngestContext, article: Article, current: Article | None, etag: 
     document = article.model_dump(mode="json")
     data = ctx.storage.data
     try:
-        data.put_json(pending_key(article.id), {"id": article.id, "version": article.version})
+        data.put(
+            pending_key(article.id),
+            pending_entry(article.id, article.version),
+            content_type="application/json",
+        )
         data.put_json(version_key(article.id, article.version, article.unpublished), document)
         if data.put_if(
             article_key(article.id),
@@ -328,7 +339,8 @@ def _undo_store(ctx: IngestContext, article: Article, current: Article | None) -
         if current is None:
             data.delete(pending_key(article.id))
         else:
-            data.put_json(pending_key(article.id), {"id": article.id, "version": current.version})
+            entry = pending_entry(article.id, current.version)
+            data.put(pending_key(article.id), entry, content_type="application/json")
     except StorageUnavailable:
         log.warning("ingest.store.undo_deferred", id=article.id, version=article.version)
 

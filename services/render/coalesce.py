@@ -3,7 +3,9 @@
 Dirty pages live in Redis (a set of page names, and a sorted set holding the lowest dirty
 page of each numbered series), so marks from many workers merge. A SET NX flag plus a
 countdown schedules one flush per burst; a lock makes flushes run one at a time, so an
-older snapshot never overwrites a newer page.
+older snapshot never overwrites a newer page. A flush moves the marks it takes into the
+`flushing` keys and deletes them only once every page is rendered, so the pages of a flush
+killed mid-way are rendered by the next one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from redis.exceptions import RedisError
 
@@ -83,21 +85,19 @@ def _renewing(ctx: RenderContext, token: str) -> Iterator[None]:
 
 def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
     started = time.perf_counter()
-    pipe = ctx.redis.pipeline(transaction=True)
-    pipe.delete(ctx.keys.flush_scheduled)
-    pipe.smembers(ctx.keys.dirty)
-    pipe.zrange(ctx.keys.dirty_from, 0, -1, withscores=True)
-    pipe.delete(ctx.keys.dirty, ctx.keys.dirty_from)
-    _, pages, series_list, _ = pipe.execute()
-    series = {name: int(score) for name, score in series_list}
+    pages, series = take_dirty(ctx)
     pages |= missing_list_pages(ctx)  # a channel or feed never written yet: never a 404
     written: dict[str, bool] = {}
     try:
         for group in _in_order(pages | set(series)):
             written |= _render_group(ctx, group, series)
     except Exception:
-        mark_dirty(ctx, pages, series)  # hand them to the retry, or to the next flush
+        # What was taken stays in `flushing`; schedule the flush that will merge it (if
+        # Redis is what failed, the task's retry or the reconciler sends that flush).
+        with suppress(RedisError):
+            mark_dirty(ctx, (), {})
         raise
+    ctx.redis.delete(ctx.keys.flushing, ctx.keys.flushing_from)
     cleared = clear_outbox(ctx)
     if written or cleared:
         log.info(
@@ -108,6 +108,21 @@ def _flush_locked(ctx: RenderContext) -> dict[str, bool]:
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
     return written
+
+
+def take_dirty(ctx: RenderContext) -> tuple[set[str], dict[str, int]]:
+    """Move the dirty marks into the `flushing` keys, merged with whatever a killed flush
+    left there, and return them all; they stay until the flush has rendered every page."""
+    keys = ctx.keys
+    pipe = ctx.redis.pipeline(transaction=True)
+    pipe.delete(keys.flush_scheduled)
+    pipe.sunionstore(keys.flushing, [keys.flushing, keys.dirty])
+    pipe.zunionstore(keys.flushing_from, [keys.flushing_from, keys.dirty_from], aggregate="MIN")
+    pipe.delete(keys.dirty, keys.dirty_from)
+    pipe.smembers(keys.flushing)
+    pipe.zrange(keys.flushing_from, 0, -1, withscores=True)
+    *_, pages, series_list = pipe.execute()
+    return set(pages), {name: int(score) for name, score in series_list}
 
 
 def _in_order(pages: set[str]) -> list[list[str]]:
