@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import lxml.etree
 import lxml.html
+import orjson
 from markupsafe import Markup
 
 from shared.models import Article
@@ -25,7 +26,7 @@ BODY_PREFIX = 8192
 SPACES = re.compile(r"\s+")
 # Inside <script> the HTML parser only looks for "</script" (and "<!--"): with every <, >
 # and & written as a JSON escape, no text an article carries can end the element early.
-SCRIPT_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+SCRIPT_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
 LOGO = "logo.png"  # the theme asset that stands for the site: publisher logo, og:image fallback
 
 
@@ -36,29 +37,73 @@ def page_image(theme: Theme, image: str | None) -> str:
     return theme.absolute(image or theme.asset_url(LOGO))
 
 
-def article_json_ld(theme: Theme, article: Article, path: str, image: str | None) -> Markup:
+@dataclass(frozen=True)
+class SiteFacts:
+    """What every page's JSON-LD says of the site, built once per theme: an article page
+    then only adds what is its own."""
+
+    home_label: str
+    home_url: str
+    logo_url: str
+    language: str
+    publisher: JsonObject
+    sections: dict[str, tuple[str, str]]
+    """channel slug -> (its name, its index's absolute URL)"""
+    crumb: str
+    """The section an article of an unknown channel is filed under."""
+
+    @classmethod
+    def of(cls, theme: Theme) -> SiteFacts:
+        site = theme.site
+        logo_url = page_image(theme, None)
+        return cls(
+            home_label=xml_safe(site.home_label),
+            home_url=xml_safe(theme.absolute("")),
+            logo_url=xml_safe(logo_url),
+            language=xml_safe(site.language),
+            publisher=_printable(publisher(site, logo_url)),
+            sections={
+                c.slug: (xml_safe(c.name), xml_safe(theme.absolute(f"{c.slug}/")))
+                for c in site.channels
+            },
+            crumb=xml_safe(site.article_crumb),
+        )
+
+    def section(self, theme: Theme, channel: str) -> tuple[str, str]:
+        known = self.sections.get(channel)
+        return known or (self.crumb, xml_safe(theme.absolute(f"{channel}/")))
+
+
+def article_json_ld(
+    theme: Theme,
+    article: Article,
+    path: str,
+    image: str | None,
+    description: str | None = None,
+) -> Markup:
     """The article page's JSON-LD: its NewsArticle and its BreadcrumbList (首页 > channel >
-    article), as the theme's templates print it."""
-    site = theme.site
-    page_url = theme.absolute(path)
-    channel = site.channel(article.channel)
-    section = channel.name if channel else site.article_crumb
+    article), as the theme's templates print it; `description` is the page's meta
+    description when the template has it already."""
+    facts = theme.site_facts
+    page_url = xml_safe(theme.absolute(path))
+    section, section_url = facts.section(theme, article.channel)
     story = news_article(
         article,
-        site=site,
+        facts=facts,
         page_url=page_url,
-        logo_url=page_image(theme, None),
-        image_url=page_image(theme, image) if image else None,
+        image_url=xml_safe(page_image(theme, image)) if image else None,
         section=section,
+        description=article_description(article) if description is None else description,
     )
+    title = xml_safe(article.title)
     trail = breadcrumb_list(
         [
-            (site.home_label, theme.absolute("")),
-            (section, theme.absolute(f"{article.channel}/")),
-            (article.title, page_url),
+            (facts.home_label, facts.home_url),
+            (section, section_url),
+            (title, page_url),
         ]
     )
-    return json_ld_script([story, trail])
+    return json_ld_script([story, trail], printable=True)
 
 
 def article_description(article: Article) -> str:
@@ -91,14 +136,14 @@ def _body_text(body_html: str) -> str:
 def site_json_ld(theme: Theme) -> Markup:
     """The home page's JSON-LD: the site and the organisation behind it, with its logo."""
     site = theme.site
-    home = theme.absolute("")
+    facts = theme.site_facts
     data: JsonObject = {
         "@context": "https://schema.org",
         "@type": "WebSite",
         "name": site.name,
-        "url": home,
+        "url": facts.home_url,
         "inLanguage": site.language,
-        "publisher": publisher(site, page_image(theme, None)),
+        "publisher": facts.publisher,
     }
     if site.description:
         data["description"] = site.description
@@ -117,36 +162,37 @@ def publisher(site: SiteConfig, logo_url: str) -> JsonObject:
 def news_article(
     article: Article,
     *,
-    site: SiteConfig,
+    facts: SiteFacts,
     page_url: str,
-    logo_url: str,
     image_url: str | None,
     section: str,
+    description: str,
 ) -> JsonObject:
-    """schema.org NewsArticle: the facts a search engine shows beside the headline."""
+    """schema.org NewsArticle: the facts a search engine shows beside the headline. Every
+    text is printable already: the site's from `facts`, the article's made so here."""
     data: JsonObject = {
         "@context": "https://schema.org",
         "@type": "NewsArticle",
-        "headline": article.title,
-        "description": article_description(article),
+        "headline": xml_safe(article.title),
+        "description": xml_safe(description),
         "url": page_url,
         "mainEntityOfPage": page_url,
         "datePublished": _iso(article.published_at),
         "dateModified": _iso(article.updated_at or article.published_at),
-        "inLanguage": site.language,
+        "inLanguage": facts.language,
         "articleSection": section,
-        "publisher": publisher(site, logo_url),
+        "publisher": facts.publisher,
     }
     if article.author:
-        data["author"] = {"@type": "Person", "name": article.author}
+        data["author"] = {"@type": "Person", "name": xml_safe(article.author)}
     if article.editor:
-        data["editor"] = {"@type": "Person", "name": article.editor}
+        data["editor"] = {"@type": "Person", "name": xml_safe(article.editor)}
     if article.source:
-        data["sourceOrganization"] = {"@type": "Organization", "name": article.source}
+        data["sourceOrganization"] = {"@type": "Organization", "name": xml_safe(article.source)}
     if image_url:
         data["image"] = [image_url]
     if article.tags:
-        data["keywords"] = article.tags
+        data["keywords"] = [xml_safe(t) for t in article.tags]
     return data
 
 
@@ -162,12 +208,13 @@ def breadcrumb_list(crumbs: list[tuple[str, str]]) -> JsonObject:
     }
 
 
-def json_ld_script(data: JsonObject | list[JsonObject]) -> Markup:
-    """A <script type="application/ld+json"> holding `data`, safe for any text inside it."""
-    text = json.dumps(_printable(data), ensure_ascii=False, separators=(",", ":"))
-    return Markup('<script type="application/ld+json">{}</script>').format(
-        Markup(text.translate(SCRIPT_ESCAPES))
-    )
+def json_ld_script(data: JsonObject | list[JsonObject], *, printable: bool = False) -> Markup:
+    """A <script type="application/ld+json"> holding `data`, safe for any text inside it;
+    `printable` says every text in `data` is free of what XML 1.0 forbids already."""
+    text = orjson.dumps(data if printable else _printable(data))
+    for char, escape in SCRIPT_ESCAPES:
+        text = text.replace(char, escape)
+    return Markup(f'<script type="application/ld+json">{text.decode()}</script>')
 
 
 def _printable(value: Any) -> Any:

@@ -6,7 +6,7 @@ import hashlib
 import mimetypes
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -74,6 +74,10 @@ class Theme:
                 digest = hashlib.sha256(body).hexdigest()[:12]
                 assets[path.name] = (f"static/{path.stem}.{digest}{path.suffix}", body)
         return assets
+
+    @cached_property
+    def site_facts(self) -> structured_data.SiteFacts:
+        return structured_data.SiteFacts.of(self)
 
     def asset_url(self, name: str) -> str:
         return "/" + self.static[name][0]
