@@ -70,11 +70,12 @@ check-types: $(BIN)/.installed
 	$(BIN)/mypy services shared tests bench
 
 # Most tests wait on servers they started, so the suite runs more workers than cores;
-# a file stays on one worker, which keeps its module fixtures (stacks, browsers) single.
+# a file stays on one worker, which keeps its module fixtures (stacks, browsers) single, and
+# files go out in collection order, which tests/conftest.py makes the long files' first.
 TEST_WORKERS ?= 3
 
 test: $(BIN)/.installed system-deps $(VNU) $(AXE) lint check-types compose-check
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-unit: $(BIN)/.installed
 	$(BIN)/pytest -m unit
