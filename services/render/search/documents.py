@@ -109,12 +109,13 @@ def assign_number(ctx: RenderContext, doc: SearchDocument) -> tuple[int, int | N
     old = int(held) if held is not None else None
     if old == number:
         return number, None
+    epoch = search_epoch(ctx) if old is not None else 0
     pipe = ctx.redis.pipeline(transaction=False)
     pipe.hset(ctx.keys.search_numbers, doc.id, number)
-    pipe.srem(ctx.keys.search_gone, number)
+    pipe.zrem(ctx.keys.search_gone, number)
     if old is not None:
         pipe.hdel(ctx.keys.search_owners, str(old))
-        pipe.sadd(ctx.keys.search_gone, old)
+        pipe.zadd(ctx.keys.search_gone, {str(old): epoch})
     pipe.execute()
     return number, old
 
@@ -124,9 +125,16 @@ def release_number(ctx: RenderContext, article_id: str) -> int | None:
     held = ctx.redis.hget(ctx.keys.search_numbers, article_id)
     if held is None:
         return None
+    epoch = search_epoch(ctx)
     pipe = ctx.redis.pipeline(transaction=False)
     pipe.hdel(ctx.keys.search_numbers, article_id)
     pipe.hdel(ctx.keys.search_owners, held)
-    pipe.sadd(ctx.keys.search_gone, held)
+    pipe.zadd(ctx.keys.search_gone, {str(held): epoch})
     pipe.execute()
     return int(held)
+
+
+def search_epoch(ctx: RenderContext) -> int:
+    """The epoch of the newest segment: one written after a withdrawal stamped with it
+    cannot hold the withdrawn number."""
+    return int(ctx.redis.get(ctx.keys.search_epoch) or 0)

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 import orjson
@@ -94,6 +95,7 @@ def update_index(ctx: RenderContext) -> dict[str, bool]:
     segments = current_segments(ctx)
     if postings.body:
         segment, shards = encode(postings)
+        segment = stamped(ctx, segment)
         objects += [(segment.shard_key(n), body, SHARD_CACHE) for n, body in enumerate(shards)]
         segments.append(segment)
     on_threads(ctx, lambda o: put_object(ctx, *o), objects)  # fragments and shards at once
@@ -101,6 +103,7 @@ def update_index(ctx: RenderContext) -> dict[str, bool]:
         ctx.storage.site.delete_many(gone)
     segments = compact(ctx, segments)
     publish_manifest(ctx, segments)
+    forget_withdrawn(ctx, segments)
     ctx.redis.eval(DEQUEUE, 1, ctx.keys.search_queue, *[x for kv in queued.items() for x in kv])
     sweep_retired(ctx)
     log.info(
@@ -119,12 +122,27 @@ def put_object(ctx: RenderContext, key: str, body: bytes, cache_control: str) ->
 
 def write_segment(ctx: RenderContext, postings: Postings) -> Segment:
     segment, shards = encode(postings)
+    segment = stamped(ctx, segment)
     on_threads(
         ctx,
         lambda n: put_object(ctx, segment.shard_key(n), shards[n], SHARD_CACHE),
         range(segment.shards),
     )
     return segment
+
+
+def stamped(ctx: RenderContext, segment: Segment) -> Segment:
+    """The segment with the next search epoch: it holds no number withdrawn before it."""
+    return replace(segment, epoch=int(ctx.redis.incr(ctx.keys.search_epoch)))
+
+
+def forget_withdrawn(ctx: RenderContext, segments: list[Segment]) -> None:
+    """Drop the withdrawals no merge can meet any more: only a mergeable segment written
+    at or before a withdrawal's epoch may hold its number (frozen ones are never merged,
+    and the page drops a number whose fragment is gone)."""
+    mergeable = [s.epoch for s in segments if s.docs < FROZEN]
+    below = f"({min(mergeable)}" if mergeable else "+inf"
+    ctx.redis.zremrangebyscore(ctx.keys.search_gone, "-inf", below)
 
 
 def current_segments(ctx: RenderContext) -> list[Segment]:
@@ -159,7 +177,8 @@ def compact(ctx: RenderContext, segments: list[Segment]) -> list[Segment]:
 
 
 def merge(ctx: RenderContext, parts: list[Segment]) -> Segment:
-    gone = {int(n) for n in ctx.redis.smembers(ctx.keys.search_gone)}
+    withdrawn: list[str] = ctx.redis.zrange(ctx.keys.search_gone, 0, -1)  # type: ignore[assignment]
+    gone = {int(n) for n in withdrawn}
     postings = Postings()
     keys = [key for part in parts for key in part.shard_keys()]
     shards: dict[str, bytes] = {}

@@ -55,6 +55,7 @@ class Segment:
     id: str
     shards: int
     docs: int
+    epoch: int = 0  # the search epoch it was written at (0: before epochs were kept)
 
     def shard_key(self, shard: int) -> str:
         return f"search/seg/{self.id}/{shard}.json"
@@ -63,11 +64,16 @@ class Segment:
         return [self.shard_key(n) for n in range(self.shards)]
 
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "shards": self.shards, "docs": self.docs}
+        return {"id": self.id, "shards": self.shards, "docs": self.docs, "epoch": self.epoch}
 
     @classmethod
     def of(cls, data: Mapping[str, object]) -> Segment:
-        return cls(id=str(data["id"]), shards=int(str(data["shards"])), docs=int(str(data["docs"])))
+        return cls(
+            id=str(data["id"]),
+            shards=int(str(data["shards"])),
+            docs=int(str(data["docs"])),
+            epoch=int(str(data.get("epoch", 0))),
+        )
 
 
 def deltas(numbers: set[int]) -> list[int]:
