@@ -20,8 +20,10 @@ from services.ingest.schemas import ArticleAccepted
 from services.ingest.service import IngestContext
 from shared.ids import article_id
 from shared.logging import get_logger
+from shared.models import article_key
 
 log = get_logger("pressroom.importer")
+ARTICLES = article_key("")[: -len(".json")]  # the current documents' folder
 Hidden = Literal["skip", "hide"]
 # Adds the old site's count once (the marker key remembers it), then answers the total.
 CLICKS_SCRIPT = """
@@ -40,11 +42,13 @@ class ImportJob:
     hidden: Hidden = "skip"
     batch_size: int = 200
     summary: ImportSummary = field(default_factory=ImportSummary)
+    stored: set[str] = field(default_factory=set)  # ids in the data bucket when it began
 
 
 def run_import(job: ImportJob, reader: Reader, advanced: Callable[[int], None]) -> ImportSummary:
     """Import every article the reader yields; `advanced(n)` after each batch of n rows."""
     _remember_categories(job, reader)
+    job.stored = stored_ids(job.ctx)
     for rows in _batches(reader.articles(), job.batch_size):
         _import_batch(job, rows)
         advanced(len(rows))
@@ -56,6 +60,13 @@ def run_import(job: ImportJob, reader: Reader, advanced: Callable[[int], None]) 
         skipped=sum(job.summary.skipped.values()),
     )
     return job.summary
+
+
+def stored_ids(ctx: IngestContext) -> set[str]:
+    """Every article id the data bucket holds, from one listing of its current documents
+    (a thousand a request): an article not among them is written without a read first."""
+    top = ctx.storage.data.listing(ARTICLES, delimiter="/")  # versions stay in subfolders
+    return {item.key[len(ARTICLES) : -len(".json")] for item in top if item.key.endswith(".json")}
 
 
 def _batches(
@@ -93,7 +104,7 @@ def _import_batch(job: ImportJob, rows: list[SourceArticle | BadRow]) -> None:
             wanted.append((row, bulk.Publish(incoming, held=row.hidden)))
     if not wanted:
         return
-    outcomes = bulk.publish_many(job.ctx, job.feed, [p for _, p in wanted])
+    outcomes = bulk.publish_many(job.ctx, job.feed, [p for _, p in wanted], stored=job.stored)
     stored = []
     for (row, _), outcome in zip(wanted, outcomes, strict=True):
         if isinstance(outcome, IngestError):

@@ -9,7 +9,7 @@ ping, one pipeline of index updates and one pipeline of status reads per batch.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -23,6 +23,8 @@ from shared.models import Article
 
 log = get_logger("pressroom.ingest.bulk")
 
+# Producers sending a batch's render events side by side (within kombu's pool of ten).
+RENDER_SENDERS = 4
 # Threads that store articles side by side, shared by every batch of a process (a pool per
 # request would pay its threads' start each time).
 _pool: ThreadPoolExecutor | None = None
@@ -56,10 +58,15 @@ Outcome = ArticleAccepted | IngestError
 
 
 def publish_many(
-    ctx: service.IngestContext, feed: Feed, requests: Sequence[Publish]
+    ctx: service.IngestContext,
+    feed: Feed,
+    requests: Sequence[Publish],
+    *,
+    stored: Container[str] | None = None,
 ) -> list[Outcome]:
     """Publish every article (external ids distinct); each gets its answer or its error,
-    exactly as it would alone."""
+    exactly as it would alone. `stored`, the ids the data bucket held when the caller
+    listed it, spares a read for each article not among them."""
     service.require_redis(ctx)  # without Redis no render event could be sent: store nothing
     prepared: list[tuple[str, service.Decision] | IngestError] = []
     for request in requests:
@@ -68,7 +75,7 @@ def publish_many(
         except IngestError as exc:
             prepared.append(exc)
     wanted = [p for p in prepared if not isinstance(p, IngestError)]
-    committed = iter(commit_many(ctx, wanted))
+    committed = iter(commit_many(ctx, wanted, stored))
     results = [p if isinstance(p, IngestError) else next(committed) for p in prepared]
     changed = [r.article for r in results if isinstance(r, Committed) and r.changed]
     enqueue_many(ctx, changed)
@@ -78,13 +85,17 @@ def publish_many(
 
 
 def commit_many(
-    ctx: service.IngestContext, decisions: Sequence[tuple[str, service.Decision]]
+    ctx: service.IngestContext,
+    decisions: Sequence[tuple[str, service.Decision]],
+    stored: Container[str] | None = None,
 ) -> list[Committed | IngestError]:
     """Each (article id, decision) committed with its own compare-and-set; ids distinct."""
 
     def one(decision: tuple[str, service.Decision]) -> Committed | IngestError:
+        aid, decide = decision
+        new = stored is not None and aid not in stored
         try:
-            return Committed(*service.commit_attempts(ctx, *decision))
+            return Committed(*service.commit_attempts(ctx, aid, decide, assume_new=new))
         except IngestError as exc:
             return exc
 
@@ -110,17 +121,26 @@ def enqueue_many(ctx: service.IngestContext, articles: Sequence[Article]) -> Non
     except Exception as exc:  # redis' errors, and whatever a cluster's pipeline raises
         log.warning("ingest.enqueue.deferred", articles=len(articles), error=describe(exc))
         return
-    if len(articles) == 1:
-        _send_render(articles[0])
-    else:  # one broker round trip each: side by side, as the articles were stored
-        list(store_pool(ctx.settings.batch_threads).map(_send_render, articles))
+    if len(articles) <= RENDER_SENDERS:
+        _send_renders(articles)
+    else:  # a few producers side by side, each sending its share over its own connection
+        shares = [articles[i::RENDER_SENDERS] for i in range(RENDER_SENDERS)]
+        list(store_pool(ctx.settings.batch_threads).map(_send_renders, shares))
 
 
-def _send_render(article: Article) -> None:
+def _send_renders(articles: Sequence[Article]) -> None:
+    """One producer for many messages: taking one from the pool per message costs more than
+    the message (kombu builds a Redis client each time)."""
     try:
-        celery_app.send_task("render.article", args=[article.id, article.version])
-    except Exception as exc:  # kombu raises its own and redis' errors
-        log.warning("ingest.enqueue.deferred", id=article.id, error=describe(exc))
+        with celery_app.producer_or_acquire() as producer:
+            for article in articles:
+                try:
+                    args = [article.id, article.version]
+                    celery_app.send_task("render.article", args=args, producer=producer)
+                except Exception as exc:  # kombu raises its own and redis' errors
+                    log.warning("ingest.enqueue.deferred", id=article.id, error=describe(exc))
+    except Exception as exc:  # no producer at all: the broker is down
+        log.warning("ingest.enqueue.deferred", articles=len(articles), error=describe(exc))
 
 
 def answers(

@@ -193,10 +193,15 @@ def _commit(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bo
     return commit_attempts(ctx, aid, decide)
 
 
-def commit_attempts(ctx: IngestContext, aid: str, decide: Decision) -> tuple[Article, bool, str]:
-    """_commit's loop, for a caller that checked Redis once for a whole batch."""
-    for _ in range(COMMIT_ATTEMPTS):
-        current, etag = _load_tagged(ctx, aid)
+def commit_attempts(
+    ctx: IngestContext, aid: str, decide: Decision, *, assume_new: bool = False
+) -> tuple[Article, bool, str]:
+    """_commit's loop, for a caller that checked Redis once for a whole batch. With
+    `assume_new` (the caller listed the bucket and the article was not there) the first
+    attempt skips the read: its create is conditional, so an article made meanwhile is read
+    and decided against as usual."""
+    for attempt in range(COMMIT_ATTEMPTS):
+        current, etag = (None, None) if assume_new and not attempt else _load_tagged(ctx, aid)
         outcome = decide(current)
         if isinstance(outcome, str):
             assert current is not None, "a first version is always stored"
