@@ -7,7 +7,9 @@ The baseline makes the same renditions the obvious way: for each width and forma
 open, `thumbnail`, save (thumbnail already decodes JPEGs reduced; it decodes once per
 output). Both encode with the same quality settings. CPU seconds, not wall time: the
 machine is shared. The memory figures come from children that import what a render worker
-imports, each reporting its kernel high-water mark (VmHWM).
+imports, each reporting its kernel high-water mark (VmHWM): a 50-megapixel picture of each
+type a worker may be handed (JPEG decoded reduced, PNG and WebP shrunk while libvips streams
+them), and GIF and AVIF at the largest their lower limit lets through (decoded whole).
 BENCH_MEDIA_RUNS sets the runs per variant (default 3; the median is shown).
 """
 
@@ -126,6 +128,32 @@ def peak_rss_mb(path: str) -> tuple[float, str]:
     return int(hwm_kb) / 1024, " ".join(made)
 
 
+def fifty_megapixels(home: Path) -> list[tuple[str, Path]]:
+    """The same 50 MP photo as each type a worker may be handed, plus GIF and AVIF at the
+    largest they may be (images.WHOLE_MAX_PIXELS: those types are decoded whole)."""
+    big = photo(8660, 5774)
+    clear = big.convert("RGBA")
+    clear.putalpha(200)
+    side = int(images.WHOLE_MAX_PIXELS**0.5)
+    whole = big.crop((0, 0, side, side))
+    files = {
+        "JPEG": encoded(big, "JPEG", quality=90),
+        "PNG": encoded(big, "PNG", compress_level=1),
+        "PNG with alpha": encoded(clear, "PNG", compress_level=1),
+        "palette PNG": encoded(big.quantize(256), "PNG"),
+        "WebP": encoded(big, "WEBP", quality=75, method=0),
+        f"{side * side / 1e6:.0f} MP GIF": encoded(whole.quantize(256), "GIF"),
+        f"{side * side / 1e6:.0f} MP AVIF": encoded(whole, "AVIF", quality=50, speed=10),
+    }
+    made = []
+    for number, (name, body) in enumerate(files.items()):
+        path = home / f"picture-{number}"
+        path.write_bytes(body)
+        label = name if " MP " in name else f"50 MP {name}"
+        made.append((f"{label} ({len(body) / 1e6:.0f} MB)", path))
+    return made
+
+
 def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -146,17 +174,8 @@ def main() -> None:
             print(f"{name:<44} {rate:>17.1f} {wall:>11.2f} {rate / base_rate:>10.2f}x")
     print(f"load average after the throughput runs: {loadavg()}")
     with tempfile.TemporaryDirectory(prefix="bench-media-") as home:
-        fifty_jpeg, fifty_png = Path(home) / "50mp.jpg", Path(home) / "50mp.png"
-        big = photo(8660, 5774)
-        fifty_jpeg.write_bytes(encoded(big, "JPEG", quality=90))
-        fifty_png.write_bytes(encoded(big, "PNG", compress_level=1))
-        del big
         print(f"{'peak RSS of a worker process':<44} {'MB':>8}")
-        for name, path in (
-            ("imports only (no picture)", "-"),
-            (f"50 MP JPEG ({fifty_jpeg.stat().st_size / 1e6:.0f} MB)", str(fifty_jpeg)),
-            (f"50 MP PNG ({fifty_png.stat().st_size / 1e6:.0f} MB)", str(fifty_png)),
-        ):
-            rss, made = peak_rss_mb(path)
+        for name, path in (("imports only (no picture)", "-"), *fifty_megapixels(Path(home))):
+            rss, made = peak_rss_mb(str(path))
             print(f"{name:<44} {rss:>8.0f}  {made and made + ' renditions'}")
     print(f"load average after: {loadavg()}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from services.media import vips
 from services.media.schemas import RenditionFormat
 
 # Pillow's decoder name for each type we accept; nothing else is ever handed to Pillow.
@@ -24,6 +25,12 @@ CONTENT_TYPES: dict[RenditionFormat, str] = {
 AVIF_BRANDS = (b"avif", b"avis")
 # EXIF orientations that swap width and height.
 SWAPPED = frozenset({5, 6, 7, 8})
+# Types libvips decodes row by row, shrinking as it goes, so their memory stays small.
+STREAMED = frozenset({"png", "webp"})
+# Types only ever decoded whole (Pillow's GIF and AVIF, libvips's too); a lower pixel limit
+# keeps a worker rendering the largest of them inside the same memory as a streamed one.
+WHOLE = frozenset({"gif", "avif"})
+WHOLE_MAX_PIXELS = 16_000_000
 
 
 class BadPicture(Exception):
@@ -90,6 +97,11 @@ def open_picture(data: bytes, max_pixels: int) -> tuple[Image.Image, Header]:
         raise BadPicture(
             f"{width}x{height} is {width * height:,} pixels; the limit is {max_pixels:,}"
         )
+    if kind in WHOLE and width * height > WHOLE_MAX_PIXELS:
+        raise BadPicture(
+            f"{kind.upper()} of {width}x{height} pixels: this type is decoded whole, "
+            f"so its limit is {WHOLE_MAX_PIXELS:,} pixels"
+        )
     if _orientation(image) in SWAPPED:
         width, height = height, width
     return image, Header(kind, width, height)
@@ -127,20 +139,31 @@ def decode(data: bytes, max_pixels: int, largest: int) -> Image.Image:
     """Decode once, as small as the largest rendition allows; orientation applied, colours
     in sRGB, every metadata block (EXIF, GPS, XMP, ICC, comments) left behind."""
     image, header = open_picture(data, max_pixels)
+    swapped = _orientation(image) in SWAPPED
+    target = max(1, round(header.height * largest / header.width))
+    box = (target, largest) if swapped else (largest, target)
     try:
-        if header.kind == "jpeg":
-            swapped = _orientation(image) in SWAPPED
-            target = max(1, round(header.height * largest / header.width))
-            box = (target, largest) if swapped else (largest, target)
-            image.draft("RGB", box)  # DCT scaling: decodes at 1/2, 1/4 or 1/8 when it can
-        image.load()  # GIF, WebP, AVIF: the first frame (open leaves it there; a seek(0)
-        # would rewind a PNG into a lenient decoder that hides a corrupt stream)
+        if header.kind in STREAMED:
+            image = _streamed(data, image, box)
+        else:
+            if header.kind == "jpeg":
+                image.draft("RGB", box)  # DCT scaling: decodes at 1/2, 1/4 or 1/8 when it can
+            image.load()  # GIF, AVIF: the first frame (open leaves it there; a seek(0)
+            # would rewind to a lenient decoder that hides a corrupt stream)
         ImageOps.exif_transpose(image, in_place=True)
         return _clean(image)
     except BadPicture:
         raise
     except Exception as exc:  # every decoder failure is a property of the bytes
         raise BadPicture(f"truncated or corrupt {header.kind.upper()}: {exc}") from exc
+
+
+def _streamed(data: bytes, opened: Image.Image, box: tuple[int, int]) -> Image.Image:
+    """The pixels from libvips at the stored size box, with the header's EXIF and ICC
+    profile (as Pillow read them) put back for turning and colour conversion."""
+    image = vips.shrink(data, *box)
+    image.info = {k: opened.info[k] for k in ("exif", "icc_profile") if opened.info.get(k)}
+    return image
 
 
 def _clean(image: Image.Image) -> Image.Image:
