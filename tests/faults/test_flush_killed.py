@@ -11,6 +11,7 @@ from pathlib import Path
 from services import render
 from tests.faults.conftest import FaultStack, site_key, wait_for
 from tests.faults.figures import record
+from tests.faults.outbox import wait_drained
 
 BURST = 6
 # Enough loop iterations that home takes a second or more to render, so the kill lands
@@ -97,7 +98,7 @@ def test_the_pages_a_killed_flush_was_rendering_catch_up_once_the_worker_is_back
         f"pages without the burst's articles 60 s after the restart: {stale}, {flush_state}"
     )
     caught_up = time.monotonic() - back
-    wait_for(lambda: not list(fs.storage.data.keys("pending/")), "outbox drained", 60)
+    wait_drained(fs, 60)
     record(
         "render worker SIGKILLed mid-flush",
         faults=len(fs.faults),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.faults.conftest import FaultStack, wait_for
 from tests.faults.figures import record
+from tests.faults.outbox import wait_drained
 
 # An operator theme whose article page takes about a second to render, so the SIGKILL
 # certainly lands while the task runs (before it has written anything).
@@ -82,7 +83,7 @@ def test_killed_worker_task_is_redelivered_and_published_exactly_once(
         state = fs.ingest.get(f"/v1/articles/{answer.json()['id']}").json()
         assert state["status"] == "published"
     wait_for(lambda: unacked_renders(fs) == 0, "every render acknowledged", 20)
-    wait_for(lambda: not list(fs.storage.data.keys("pending/")), "outbox drained", 30)
+    wait_drained(fs, 30)
     published = [published_runs(fs, str(a.json()["id"])) for a in accepted]
     assert published == [1] * ARTICLES  # each article published by exactly one task run
     requeued = sum(int(n) for n in re.findall(r"requeued=(\d+)", fs.workers_log()))

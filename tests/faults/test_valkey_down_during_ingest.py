@@ -8,6 +8,7 @@ from collections.abc import Callable
 from tests.faults.burst import Burst
 from tests.faults.conftest import FaultStack, wait_for
 from tests.faults.figures import record
+from tests.faults.outbox import wait_drained
 
 
 def test_every_article_answered_202_is_published_after_valkey_comes_back(
@@ -40,7 +41,7 @@ def test_every_article_answered_202_is_published_after_valkey_comes_back(
     for answer in accepted:
         state = fs.ingest.get(f"/v1/articles/{answer.body['id']}").json()
         assert state["status"] == "published", state
-    wait_for(lambda: not list(fs.storage.data.keys("pending/")), "outbox drained", 30)
+    wait_drained(fs, 30)
     record(
         "Valkey stopped during an ingest burst",
         faults=len(fs.faults),

@@ -56,7 +56,9 @@ def test_a_burst_into_one_channel_renders_its_lists_a_handful_of_times(
         pipe = db.pipeline(transaction=False)
         for aid in ids:
             pipe.hget(keys.article(aid), "rendered_version")
-        pipe.exists(keys.flush_scheduled, keys.flush_lock, keys.dirty, keys.dirty_from)
+        pipe.exists(
+            keys.flush_scheduled, keys.flush_lock, keys.dirty, keys.dirty_from, keys.flushing
+        )
         *rendered, pending = pipe.execute()
         if all(rendered) and not pending:
             break
