@@ -54,6 +54,28 @@
     });
   }
 
+  // What this page has read, for the next query typed into it: a token's lists in a
+  // segment never change (shards are immutable), while the manifest and result fragments
+  // are kept only as long as their Cache-Control lets the browser keep them.
+  var FRESH_MS = 15000;
+  function Memo(limit, freshMs) { this.limit = limit; this.freshMs = freshMs; this.map = new Map(); }
+  Memo.prototype.get = function (key, load) {
+    var hit = this.map.get(key), now = Date.now();
+    this.map.delete(key);
+    if (hit && (!this.freshMs || now - hit.at < this.freshMs)) {
+      this.map.set(key, hit);
+      return hit.value;
+    }
+    var memo = this, entry = { at: now, value: load() };
+    entry.value.catch(function () { if (memo.map.get(key) === entry) memo.map.delete(key); });
+    this.map.set(key, entry);
+    if (this.map.size > this.limit) this.map.delete(this.map.keys().next().value);
+    return entry.value;
+  };
+  var postingsMemo = new Memo(600, 0); // a token's lists in one segment: a few KB each
+  var pageMemo = new Memo(200, FRESH_MS);
+  function fresh(url) { return pageMemo.get(url, function () { return getJSON(url); }); }
+
   // Delta-coded lists from several segments: one ascending array without repeats.
   function sortedUnique(parts) {
     var total = 0;
@@ -91,10 +113,10 @@
     manifest.segments.forEach(function (seg) {
       tokens.forEach(function (token) {
         var url = root + "seg/" + seg.id + "/" + shardOf(token, seg.shards) + ".json";
-        if (!shardCache[url]) shardCache[url] = getJSON(url);
-        lookups.push(shardCache[url].then(function (shard) {
-          return { token: token, lists: shard && shard[token] };
-        }));
+        lookups.push(postingsMemo.get(seg.id + "\u0000" + token, function () {
+          if (!shardCache[url]) shardCache[url] = getJSON(url);
+          return shardCache[url].then(function (shard) { return (shard && shard[token]) || null; });
+        }).then(function (lists) { return { token: token, lists: lists }; }));
       });
     });
     return Promise.all(lookups).then(function (found) {
@@ -196,7 +218,7 @@
       var batch = search.hits.slice(search.next, search.next + want);
       search.next += batch.length;
       return Promise.all(batch.map(function (hit) {
-        return getJSON(root + "doc/" + hit.n + ".json");
+        return fresh(root + "doc/" + hit.n + ".json");
       })).then(function (docs) {
         if (current !== search) return; // a newer query took over
         var kept = [];
@@ -212,7 +234,7 @@
         }
       });
     };
-    getJSON(root + "manifest.json")
+    fresh(root + "manifest.json")
       .then(function (manifest) { return manifest ? candidates(manifest, tokens) : []; })
       .then(function (found) { search.hits = found; return search.page(PAGE); })
       .then(function () {
