@@ -8,6 +8,8 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from markupsafe import Markup
+
 # Characters outside XML 1.0's `Char` production (C0 controls but tab/LF/CR, surrogates,
 # U+FFFE/U+FFFF): one of them in a feed makes the whole document unreadable to every reader.
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -42,6 +44,13 @@ def xml_safe(text: S) -> S:
     if NOT_XML.search(text) is None:
         return text
     return type(text)(NOT_XML.sub("", text))
+
+
+class Printed(Markup):
+    """HTML made only of printable values (by the theme's own templates, say): printing it
+    again in a page needs no second scan for what XML 1.0 forbids."""
+
+    __slots__ = ()
 
 
 def visible(text: str) -> bool:

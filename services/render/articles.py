@@ -22,6 +22,7 @@ from services.render.pictures import (
     with_body_pictures,
 )
 from shared.models import Article, article_key
+from shared.text import Printed
 
 DOCUMENT_TTL = 120  # seconds: long enough for the flush after a burst
 INLINE_SIZES = "(max-width: 800px) 100vw, 760px"  # the body column is at most 760 px wide
@@ -163,7 +164,7 @@ def article_page(
         url=url,
         older=links.older,
         newer=links.newer,
-        sidebar_html=side,
+        sidebar_html=Printed(side),  # refresh_sidebar's, printed by the theme already
         lead_picture=view(article.lead, found, lead=True, title=article.title),
         body_html=body_with_pictures(
             article.body_html, article, found, lambda shown: str(inline(shown, INLINE_SIZES))

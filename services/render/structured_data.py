@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from shared.models import Article
 from shared.site import SiteConfig
-from shared.text import xml_safe
+from shared.text import Printed, xml_safe
 
 if TYPE_CHECKING:
     from services.render.theme import Theme
@@ -208,13 +208,13 @@ def breadcrumb_list(crumbs: list[tuple[str, str]]) -> JsonObject:
     }
 
 
-def json_ld_script(data: JsonObject | list[JsonObject], *, printable: bool = False) -> Markup:
+def json_ld_script(data: JsonObject | list[JsonObject], *, printable: bool = False) -> Printed:
     """A <script type="application/ld+json"> holding `data`, safe for any text inside it;
     `printable` says every text in `data` is free of what XML 1.0 forbids already."""
     text = orjson.dumps(data if printable else _printable(data))
     for char, escape in SCRIPT_ESCAPES:
         text = text.replace(char, escape)
-    return Markup(f'<script type="application/ld+json">{text.decode()}</script>')
+    return Printed(f'<script type="application/ld+json">{text.decode()}</script>')
 
 
 def _printable(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from functools import cached_property, partial
 from pathlib import Path
@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from services.render import structured_data
 from shared.site import SiteConfig
 from shared.storage import Bucket
-from shared.text import xml_safe
+from shared.text import Printed, xml_safe
 
 BUILTIN = Path(__file__).parent / "theme"
 
@@ -36,6 +36,9 @@ class Theme:
             # the fingerprint is taken once at start: an edited theme needs a restart anyway,
             # and checking each template's mtime on every render costs a stat per page
             auto_reload=False,
+            # a theme has a few dozen templates: a plain dict keeps them all without the
+            # LRU's lock and bookkeeping on every include and extends
+            cache_size=-1,
             # every value a template prints, including HTML marked safe, loses what XML 1.0
             # forbids: one stray control character would make a whole feed unreadable
             finalize=printable,
@@ -43,7 +46,8 @@ class Theme:
         self.env.globals.update(
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
         )
-        self.env.globals.update(local_time=self.local_time)
+        self.env.globals.update(local_time=self.local_time, site_fragment=self.site_fragment)
+        self._fragments: dict[str, tuple[date, Printed]] = {}
         self.env.globals.update(
             page_image=partial(structured_data.page_image, self),
             article_json_ld=partial(structured_data.article_json_ld, self),
@@ -89,6 +93,16 @@ class Theme:
         context.setdefault("now", datetime.now(self.tz))
         return self.env.get_template(template).render(**context).encode()
 
+    def site_fragment(self, name: str, now: datetime) -> Printed:
+        """A part of every page that only the site and the day decide (header, footer...),
+        rendered once a day instead of once per page; its template sees `site` and `now`."""
+        today = now.date()
+        kept = self._fragments.get(name)
+        if kept is None or kept[0] != today:
+            kept = (today, Printed(self.env.get_template(name).render(now=now)))
+            self._fragments[name] = kept
+        return kept[1]
+
     def publish_assets(self, bucket: Bucket, cache_control: str) -> int:
         written = 0
         for key, body in self.static.values():
@@ -119,7 +133,9 @@ class Theme:
 
 def printable(value: object) -> object:
     """A value as templates print it: text without the characters XML 1.0 forbids."""
-    return xml_safe(value) if isinstance(value, str) else value
+    if isinstance(value, str) and not isinstance(value, Printed):
+        return xml_safe(value)
+    return value
 
 
 def rfc822(moment: datetime) -> str:
