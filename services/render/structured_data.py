@@ -32,9 +32,11 @@ LOGO = "logo.png"  # the theme asset that stands for the site: publisher logo, o
 
 def page_image(theme: Theme, image: str | None) -> str:
     """Absolute URL of a page's picture (a site path or a URL), else of the site's logo."""
-    if image and image.startswith(("https://", "http://")):
+    if not image:
+        return theme.site_facts.logo_url
+    if image.startswith(("https://", "http://")):
         return image
-    return theme.absolute(image or theme.asset_url(LOGO))
+    return theme.absolute(image)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class SiteFacts:
     @classmethod
     def of(cls, theme: Theme) -> SiteFacts:
         site = theme.site
-        logo_url = page_image(theme, None)
+        logo_url = theme.absolute(theme.asset_url(LOGO))
         return cls(
             home_label=xml_safe(site.home_label),
             home_url=xml_safe(theme.absolute("")),
