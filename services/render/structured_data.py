@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ JsonObject = dict[str, Any]
 
 DESCRIPTION_CHARS = 120  # about what a search result shows of a Chinese snippet
 BODY_PREFIX = 8192
-SPACES = re.compile(r"\s+")
 # Inside <script> the HTML parser only looks for "</script" (and "<!--"): with every <, >
 # and & written as a JSON escape, no text an article carries can end the element early.
 SCRIPT_ESCAPES = ((b"<", b"\\u003c"), (b">", b"\\u003e"), (b"&", b"\\u0026"))
@@ -116,7 +114,7 @@ def article_description(article: Article) -> str:
 def describe(body_html: str, summary: str = "") -> str:
     """A page's meta description: `summary`, else the opening text of `body_html`, shortened."""
     text = summary or _body_text(body_html)
-    text = SPACES.sub(" ", text).strip()
+    text = " ".join(text.split())  # every run of whitespace one space, none at the ends
     if len(text) > DESCRIPTION_CHARS:
         text = text[: DESCRIPTION_CHARS - 1].rstrip() + "…"
     return text
