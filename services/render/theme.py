@@ -37,6 +37,7 @@ class Theme:
         self.site = site
         self.tz = ZoneInfo(site.timezone)
         self.static = self._hash_assets([r / "static" for r in roots])
+        self._fragments: dict[str, tuple[date, Printed]] = {}  # name -> (day, its HTML)
         self.env = ThemeEnvironment(
             loader=ChoiceLoader([FileSystemLoader(str(r / "templates")) for r in roots]),
             autoescape=select_autoescape(["html", "xml", "j2"]),
@@ -57,7 +58,6 @@ class Theme:
             site=site, asset=self.asset_url, absolute=self.absolute, local_date=self.local_date
         )
         self.env.globals.update(local_time=self.local_time, site_fragment=self.site_fragment)
-        self._fragments: dict[str, tuple[date, Printed]] = {}
         self.env.globals.update(
             page_image=partial(structured_data.page_image, self),
             article_json_ld=partial(structured_data.article_json_ld, self),
