@@ -134,7 +134,9 @@ def _run(
     job = ImportJob(ctx, _feed(ctx, feed), channels, mode, batch)
     total = getattr(reader, "archive_count", None)
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, BarColumn(bar_width=None), console=console) as progress:
+    bar = (*columns, BarColumn(bar_width=None))
+    # redrawn twice a second, not ten times: the bar shares the process with the import
+    with Progress(*bar, console=console, refresh_per_second=2) as progress:
         task = progress.add_task("importing", total=total)
         summary = run_import(job, reader, lambda n: progress.advance(task, n))
     _show_summary(summary)
