@@ -122,6 +122,26 @@ def test_a_batch_delete_past_1000_keys_deletes_them_all(isolated: Isolated) -> N
     assert data.get("articles/kept.json") == b"{}"
 
 
+def test_a_conditional_delete_keeps_an_object_that_changed_since_its_etag_was_read(
+    isolated: Isolated,
+) -> None:
+    data, json = isolated.storage.data, "application/json"
+    for key in ("pending/same", "pending/changed", "pending/alone"):
+        data.put(key, f'{{"key":"{key}"}}'.encode(), content_type=json)
+    read = {key: str(data.etag(key)) for key in ("pending/same", "pending/changed")}
+    alone = str(data.etag("pending/alone"))
+    data.put("pending/changed", b'{"version":2}', content_type=json)  # a writer meanwhile
+
+    kept = data.delete_many([*read, "pending/gone"], etags={**read, "pending/gone": alone})
+
+    assert sorted(kept) == ["pending/changed", "pending/gone"]
+    assert sorted(data.keys("pending/")) == ["pending/alone", "pending/changed"]
+    assert data.delete_if("pending/alone", read["pending/changed"]) is False
+    assert data.delete_if("pending/alone", alone) is True
+    assert data.delete_if("pending/alone", alone) is False  # gone
+    assert data.get_json("pending/changed") == {"version": 2}
+
+
 def test_keys_a_batch_delete_could_not_delete_are_named() -> None:
     answer = b"""<?xml version="1.0" encoding="UTF-8"?>
 <DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
