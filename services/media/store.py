@@ -111,8 +111,25 @@ def render_picture(ctx: MediaContext, record: Picture, data: bytes) -> Picture:
 
 
 def _render_original(ctx: MediaContext, sha256: str, data: bytes) -> Picture:
+    header = images.inspect(data, ctx.settings.media_max_pixels)
+    made = _make_renditions(ctx, sha256, data)
+    # Kept only once it rendered: a picture that fails leaves nothing for the sweep to find.
+    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
+    done = Picture(
+        ref=sha256,
+        source=UPLOAD_SCHEME + sha256,
+        state=PictureState.ready,
+        width=header.width,
+        height=header.height,
+        sha256=sha256,
+        renditions=made,
+    )
+    _save_digest(ctx, done)
+    return done
+
+
+def _make_renditions(ctx: MediaContext, sha256: str, data: bytes) -> list[Rendition]:
     settings = ctx.settings
-    header = images.inspect(data, settings.media_max_pixels)
     made: list[Rendition] = []
     for encoded in images.render(
         data,
@@ -130,18 +147,44 @@ def _render_original(ctx: MediaContext, sha256: str, data: bytes) -> Picture:
         )
         made.append(rendition(sha256, encoded.width, encoded.height, encoded.format))
     made.sort(key=lambda r: (r.width, r.format))
-    # Kept only once it rendered: a picture that fails leaves nothing for the sweep to find.
-    ctx.storage.data.put(original_key(sha256), data, content_type=f"image/{header.kind}")
-    done = Picture(
-        ref=sha256,
-        source=UPLOAD_SCHEME + sha256,
-        state=PictureState.ready,
-        width=header.width,
-        height=header.height,
-        sha256=sha256,
-        renditions=made,
-    )
+    return made
+
+
+def _save_digest(ctx: MediaContext, done: Picture) -> None:
+    assert done.sha256 is not None
     ctx.storage.data.put(
-        digest_key(sha256), done.model_dump_json().encode(), content_type="application/json"
+        digest_key(done.sha256), done.model_dump_json().encode(), content_type="application/json"
     )
-    return done
+
+
+def restore_renditions(ctx: MediaContext) -> int:
+    """Render again, from the kept originals, the pictures none of whose renditions is in
+    the site bucket (emptied or lost); the records of the pictures with those bytes get
+    what was made. Returns how many originals were rendered again."""
+    present = set(ctx.storage.site.keys("media/"))
+    # Two listings decide; only the digests of bytes with a rendition missing are read.
+    shown = {key.rsplit("/", 1)[-1].split("-", 1)[0] for key in present}
+    restored = 0
+    for key in list(ctx.storage.data.keys("media/digests/")):
+        if key.rsplit("/", 1)[-1].removesuffix(".json") in shown:
+            continue
+        raw = ctx.storage.data.get(key)
+        done = Picture.model_validate_json(raw) if raw else None
+        if done is None or done.sha256 is None:
+            continue
+        data = ctx.storage.data.get(original_key(done.sha256))
+        if data is None:  # swept meanwhile: nothing shows it any more
+            continue
+        made = _make_renditions(ctx, done.sha256, data)
+        if made != done.renditions:  # the recipe changed since: new names
+            _save_digest(ctx, done.model_copy(update={"renditions": made}))
+            _give_renditions(ctx, done.sha256, made)
+        restored += 1
+    return restored
+
+
+def _give_renditions(ctx: MediaContext, sha256: str, made: list[Rendition]) -> None:
+    for ref in sorted(ctx.redis.smembers(ctx.keys.digest_pictures(sha256))):
+        record = load_record(ctx, str(ref))
+        if record is not None and record.state == PictureState.ready:
+            save_record(ctx, record.model_copy(update={"renditions": made}))

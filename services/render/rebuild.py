@@ -20,6 +20,9 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass, field
 
+from services.media.fetch import PictureFetcher
+from services.media.settings import MediaSettings
+from services.media.store import MediaContext, restore_renditions
 from services.render.coalesce import render_dependant
 from services.render.context import RenderContext
 from services.render.pages import refresh_sidebar
@@ -57,6 +60,7 @@ def rebuild_articles(
 ) -> Summary:
     """Render the article pages whose inputs changed, resuming an interrupted run."""
     summary = Summary()
+    restore_pictures(ctx)
     sync_page_hashes(ctx)
     side = refresh_sidebar(ctx)
     done_key = ctx.keys.rebuild_done(channel or "all")
@@ -70,6 +74,17 @@ def rebuild_articles(
         for share in shares:
             renderers.render(share)
     return summary
+
+
+def restore_pictures(ctx: RenderContext) -> int:
+    """Pictures' renditions back in the site bucket (from the kept originals) before the
+    pages that show them are rendered: an emptied site bucket loses them with the pages."""
+    settings = MediaSettings.model_validate(ctx.settings.model_dump())
+    media = MediaContext(settings, ctx.storage, ctx.redis, ctx.keys, PictureFetcher(settings))
+    restored = restore_renditions(media)
+    if restored:
+        log.info("render.rebuild.pictures_restored", originals=restored)
+    return restored
 
 
 @dataclass

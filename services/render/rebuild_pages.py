@@ -26,6 +26,7 @@ from services.render.articles import (
     parse_document,
 )
 from services.render.context import RenderContext
+from services.render.pictures import link_pictures
 from services.render.settings import RenderSettings
 from services.render.summary import BATCH, Summary, batches
 from shared.logging import describe, get_logger
@@ -110,6 +111,7 @@ async def _rebuild_one(
         if article.unpublished or article.held_at(ctx.clock()):
             ctx.delete_page(url)
             return Rendered(job.article_id, False)
+        link_pictures(ctx, [article])  # as reindex does: media fetches what it has no record of
         links = job.links
         if links and any(e and e.channel != article.channel for e in (links.older, links.newer)):
             links = None  # the index disagrees with the document: look them up afresh
