@@ -24,6 +24,13 @@ PREFIX = "legacy/"
 # /plus/view.php?aid=N and /plus/list.php?tid=N; WordPress's /?p=N is the home page).
 ID_PARAMETERS = ("aid", "tid", "id", "p")
 LIST_PAGE = re.compile(r"^(?P<stem>.*/list_\d+)_\d+\.html$")
+# An article named by its title's spelling and its id (DedeCMS's {pinyin}_{aid}.html): the
+# map keeps it as `<directory>/*_<id>.html`, so every spelling of the title finds it.
+SPELLED_NAME = re.compile(r"^(?P<directory>.*/)[^/]*_(?P<id>\d+)(?P<extension>\.[A-Za-z]+)$")
+
+
+def any_spelling(named: re.Match[str]) -> str:
+    return f"{named.group('directory')}*_{named.group('id')}{named.group('extension')}"
 
 
 def normalized(uri: str) -> str:
@@ -42,11 +49,14 @@ def normalized(uri: str) -> str:
 
 def lookup(client: redis.Redis, keys: Keys, uri: str) -> str | None:
     """Where an old address now lives, or None. A numbered list page of an old category
-    (`.../list_5_3.html`) matches its category's pattern (`.../list_5_*.html`)."""
+    (`.../list_5_3.html`) matches its category's pattern (`.../list_5_*.html`), an address
+    ending in `_<id>.html` the pattern of an article spelled by its title."""
     key = normalized(uri)
     candidates = [key]
     if found := LIST_PAGE.match(key):
         candidates.append(f"{found.group('stem')}_*.html")
+    if named := SPELLED_NAME.match(key):
+        candidates.append(any_spelling(named))
     for candidate in candidates:
         target: str | None = client.hget(keys.legacy_urls, candidate)  # type: ignore[assignment]
         if target:

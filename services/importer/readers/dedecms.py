@@ -18,7 +18,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from services.importer.readers.base import BadRow, SourceArticle, SourceCategory
+from services.importer.readers.dedepinyin import dede_pinyin
 from services.importer.readers.sqldump import DumpError, DumpReader, Value
+from services.ingest import legacy
 
 # keywords are split on ASCII and full-width commas and semicolons, 、 and spaces
 # a picture in a body addressed from the old site's root (DedeCMS writes /uploads/allimg/...)
@@ -40,6 +42,7 @@ class _Archive:
     source: str
     litpic: str
     pubdate: int
+    senddate: int  # when it was entered, which dated its address
     keywords: str
     description: str
     filename: str
@@ -76,6 +79,7 @@ class DedeCMSReader:
         self._archives: dict[str, _Archive] = {}
         self._early: list[BadRow] = []
         self._scanned = False
+        self._utf8 = True  # the old site's charset (its dump's), which its GetPinyin minded
 
     def categories(self) -> list[SourceCategory]:
         self._scan()
@@ -122,6 +126,7 @@ class DedeCMSReader:
         tables = {f"{self.prefix}arctype", f"{self.prefix}archives"}
         with self.dump.open("rb") as stream:
             reader = DumpReader(stream, self.encoding)
+            self._utf8 = reader.encoding.replace("-", "").lower().startswith("utf8")
             try:
                 for row in reader.rows(tables):
                     self.position = reader.bytes_read
@@ -168,6 +173,7 @@ class DedeCMSReader:
             source=_text(values.get("source")),
             litpic=_text(values.get("litpic")),
             pubdate=pubdate,
+            senddate=_int(values.get("senddate")) or pubdate,
             keywords=_text(values.get("keywords")),
             description=_text(values.get("description")),
             filename=_text(values.get("filename")),
@@ -204,22 +210,33 @@ class DedeCMSReader:
         )
 
     def _old_urls(self, aid: str, archive: _Archive, category: _Category) -> tuple[str, ...]:
-        local = datetime.fromtimestamp(archive.pubdate, self.zone)
-        path = (
-            category.namerule.replace("{typedir}", category.category.directory)
-            .replace("{Y}", f"{local:%Y}")
-            .replace("{M}", f"{local:%m}")
-            .replace("{D}", f"{local:%d}")
-            .replace("{timestamp}", str(archive.pubdate))
-            .replace("{aid}", aid)
-        )
+        """As DedeCMS's GetFileName built them: the rule lowercased, dated by `senddate`."""
+        local = datetime.fromtimestamp(archive.senddate, self.zone)
+        rule = category.namerule.lower()
         if archive.filename:  # a custom file name replaces the rule's last segment
             name = archive.filename if "." in archive.filename else f"{archive.filename}.html"
-            path = f"{path.rsplit('/', 1)[0]}/{name}"
+            rule = f"{rule.rsplit('/', 1)[0]}/{name}"
+        path = (
+            rule.replace("{typedir}", category.category.directory)
+            .replace("{y}", f"{local:%Y}")
+            .replace("{m}", f"{local:%m}")
+            .replace("{d}", f"{local:%d}")
+            .replace("{timestamp}", str(archive.senddate))
+            .replace("{aid}", aid)
+        )
+        if "{p" in path:  # the raw title, entities and all, as GetPinyin read it
+            spelled = dede_pinyin(archive.title, utf8_site=self._utf8)
+            path = path.replace("{pinyin}", f"{spelled}_{aid}")
+            initials = dede_pinyin(archive.title, initials=True, utf8_site=self._utf8)
+            path = path.replace("{py}", f"{initials}_{aid}")
         urls = [f"{self.cmspath}/plus/view.php?aid={aid}"]
-        if "{" not in path:  # rules naming pinyin or a hashed id cannot be rebuilt offline
-            urls.insert(0, "/" + path.lstrip("/"))
-        return tuple(urls)
+        if "{" in path:  # a rule with DedeCMS's hashed {cc} cannot be rebuilt offline
+            return tuple(urls)
+        path = "/" + path.lstrip("/")
+        if "{p" in rule and (named := legacy.SPELLED_NAME.match(path)):
+            # any spelling of the title: a reading pypinyin and the old table disagree on
+            urls.insert(0, legacy.any_spelling(named))
+        return (path, *urls)
 
     def _absolute_pictures(self, body: str) -> str:
         """Pictures of the old site given its origin, so the media pipeline can fetch them."""
