@@ -124,7 +124,11 @@ def _run(
                 "[red]new channels needed[/]: add them to the site file, or --add-channels"
             )
             raise typer.Exit(1)
-        added = mapper.add_channels_to_file(settings.site_config, plans)
+        try:
+            added = mapper.add_channels_to_file(settings.site_config, plans)
+        except (OSError, ValueError) as exc:  # compose mounts the site file read-only
+            _show_channels_to_add(settings.site_config, plans, exc)
+            raise typer.Exit(1) from None
         console.print(f"added {len(added)} channel(s) to {settings.site_config}; restart the "
                       "render workers so that their channel pages are made")  # fmt: skip
         ctx.site = mapper.with_channels(ctx.site, plans)
@@ -140,6 +144,22 @@ def _run(
         task = progress.add_task("importing", total=total)
         summary = run_import(job, reader, lambda n: progress.advance(task, n))
     _show_summary(summary)
+
+
+def _show_channels_to_add(site_file: Path, plans: list[ChannelPlan], exc: Exception) -> None:
+    """What the operator adds by hand when the site file cannot be written; nothing was
+    stored, so running the import again afterwards starts it cleanly."""
+    from services.importer import mapping as mapper
+
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    console.print(
+        f"[red]could not add the new channels to {site_file}[/] ({why}). Nothing was "
+        "imported. Add these lines to its `channels = [` list, restart the services, "
+        "and run the import again:",
+        soft_wrap=True,
+    )
+    for line in mapper.channel_lines(plans):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _feed(ctx: IngestContext, name: str) -> Feed:

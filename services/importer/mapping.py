@@ -67,7 +67,7 @@ def add_channels_to_file(path: Path, plans: list[ChannelPlan]) -> list[str]:
     """Write the new channels into the site file's `channels = [...]` list, keeping the
     rest of the file as it is; returns the lines added. Raises when the file cannot take
     them (read-only, or written another way): the operator adds them by hand."""
-    lines = _channel_lines(plans)
+    lines = channel_lines(plans)
     if not lines:
         return []
     text = path.read_text(encoding="utf-8")
@@ -84,7 +84,7 @@ def add_channels_to_file(path: Path, plans: list[ChannelPlan]) -> list[str]:
     return lines
 
 
-def _channel_lines(plans: list[ChannelPlan]) -> list[str]:
+def channel_lines(plans: list[ChannelPlan]) -> list[str]:
     seen: dict[str, str] = {}
     for plan in plans:
         if plan.new:

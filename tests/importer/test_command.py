@@ -7,7 +7,11 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from services.stack.run import Stack
 from shared.ids import article_id
@@ -110,3 +114,43 @@ def test_a_wordpress_export_adds_its_channel_to_the_site_file(live: Stack, tmp_p
 
 def stored_one(storage: Storage, aid: str) -> bool:
     return storage.data.get(article_key(aid)) is not None
+
+
+def test_a_read_only_site_file_gets_the_lines_to_add_and_nothing_is_stored(
+    live: Stack, tmp_path: Path
+) -> None:
+    base, feed = 7_000_000 + os.getpid() % 1000 * 1000, f"ro-{os.getpid()}"
+    dump = make(tmp_path, base)
+    site_file = tmp_path / "site.toml"
+    site_file.write_text(Path(live.settings().site_config).read_text(encoding="utf-8"))
+    before = site_file.read_text(encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text('[channels]\n"7" = "zhengce"\n[names]\nzhengce = "政策"\n')
+    env = environment(live, f"ro{os.getpid()}") | {"PRESSROOM_SITE_CONFIG": str(site_file)}
+    argv = command(live, "dedecms", str(dump), "--feed", feed, "--mapping", str(mapping))
+
+    with read_only(site_file):  # as compose mounts it (`:ro`)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert f"could not add the new channels to {site_file}" in done.stdout.replace("\n", "")
+    assert '  { slug = "zhengce", name = "政策", in_nav = false },' in done.stdout.splitlines()
+    assert site_file.read_text(encoding="utf-8") == before
+    assert stored(Storage.from_settings(live.settings()), feed, base) == 0
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """A file its writer cannot change: its mode for a user, the immutable flag for root
+    (who writes through modes)."""
+    path.chmod(0o444)
+    if os.geteuid() != 0:
+        yield
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+        pytest.skip("this filesystem has no immutable flag (chattr)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
