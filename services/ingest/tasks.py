@@ -122,11 +122,10 @@ def _flush_if_marked(db: redis.Redis, keys: Keys, hold: timedelta) -> bool:
     """Send a flush if pages wait to be re-rendered (or entries to be cleared) and none is
     scheduled or running: its message may have been lost with the broker, or its worker
     killed after it took the marks. The flag it sets keeps the next runs from sending twins."""
-    pipe = db.pipeline(transaction=False)
-    pipe.exists(keys.dirty, keys.dirty_from, keys.flushing, keys.flushing_from, keys.outbox_done)
-    pipe.exists(keys.flush_scheduled, keys.flush_lock)
-    marked, busy = pipe.execute()
-    if not marked or busy:
+    marked = db.exists(
+        keys.dirty, keys.dirty_from, keys.flushing, keys.flushing_from, keys.outbox_done
+    )
+    if not marked or db.exists(keys.flush_scheduled, keys.flush_lock):
         return False
     if not db.set(keys.flush_scheduled, "1", nx=True, px=max(1, int(hold / MS))):
         return False

@@ -43,6 +43,14 @@ RENEW = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "return redis.call('EXPIRE', KEYS[1], ARGV[2]) end"
 )
+# One script, since a cluster's pipelines refuse SUNIONSTORE: the keys share the `{render}` slot.
+TAKE = """
+redis.call('DEL', KEYS[1])
+redis.call('SUNIONSTORE', KEYS[4], KEYS[4], KEYS[2])
+redis.call('ZUNIONSTORE', KEYS[5], 2, KEYS[5], KEYS[3], 'AGGREGATE', 'MIN')
+redis.call('DEL', KEYS[2], KEYS[3])
+return {redis.call('SMEMBERS', KEYS[4]), redis.call('ZRANGE', KEYS[5], 0, -1, 'WITHSCORES')}
+"""
 # Order matters: the sidebar first (every page embeds it), the sitemap last.
 ORDER = ("sidebar", "article", "archive", "channel", "home", "feeds", "search", "sitemap")
 
@@ -114,15 +122,10 @@ def take_dirty(ctx: RenderContext) -> tuple[set[str], dict[str, int]]:
     """Move the dirty marks into the `flushing` keys, merged with whatever a killed flush
     left there, and return them all; they stay until the flush has rendered every page."""
     keys = ctx.keys
-    pipe = ctx.redis.pipeline(transaction=True)
-    pipe.delete(keys.flush_scheduled)
-    pipe.sunionstore(keys.flushing, [keys.flushing, keys.dirty])
-    pipe.zunionstore(keys.flushing_from, [keys.flushing_from, keys.dirty_from], aggregate="MIN")
-    pipe.delete(keys.dirty, keys.dirty_from)
-    pipe.smembers(keys.flushing)
-    pipe.zrange(keys.flushing_from, 0, -1, withscores=True)
-    *_, pages, series_list = pipe.execute()
-    return set(pages), {name: int(score) for name, score in series_list}
+    names = (keys.flush_scheduled, keys.dirty, keys.dirty_from, keys.flushing, keys.flushing_from)
+    pages, flat = ctx.redis.eval(TAKE, len(names), *names)
+    series = {str(flat[i]): int(float(flat[i + 1])) for i in range(0, len(flat), 2)}
+    return set(pages), series
 
 
 def _in_order(pages: set[str]) -> list[list[str]]:
