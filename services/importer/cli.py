@@ -116,6 +116,7 @@ def _run(
     with console.status("reading categories and archive records..."):
         plans = mapper.plan_channels(reader.categories(), mapper.load_mapping(mapping), ctx.site)
     _show_plan(plans, reader)
+    _refuse_a_cut_dump(reader)
     if dry_run:
         return
     if any(p.new for p in plans):
@@ -144,6 +145,24 @@ def _run(
         task = progress.add_task("importing", total=total)
         summary = run_import(job, reader, lambda n: progress.advance(task, n))
     _show_summary(summary)
+
+
+def _refuse_a_cut_dump(reader: Reader) -> None:
+    """A dump cut before its categories would import a fraction of the site under no
+    channel: say so and store nothing (a category missing from a whole dump only skips its
+    own articles, each reported)."""
+    cut: str | None = getattr(reader, "cut", None)
+    unknown = reader.unknown_categories() if cut and hasattr(reader, "unknown_categories") else {}
+    if not unknown:
+        return
+    named = ", ".join(f"{tid} ({n} articles)" for tid, n in sorted(unknown.items())[:20])
+    console.print(
+        f"[red]the dump ends early[/] ({cut}); the categories of {sum(unknown.values())} "
+        f"articles are not in it: {named}. Nothing was imported: dump the site again "
+        "(mysqldump writes the categories after the articles) and import the whole file.",
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
 
 
 def _show_channels_to_add(site_file: Path, plans: list[ChannelPlan], exc: Exception) -> None:

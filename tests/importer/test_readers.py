@@ -147,8 +147,12 @@ def test_a_truncated_dump_keeps_every_whole_row_and_reports_the_cut(tmp_path: Pa
     # mysqldump writes arctype last: cut inside its last row
     dump.write_bytes(raw[: raw.rindex(b"INSERT INTO `dede_arctype`") + 60])
 
-    articles, bad = read_all(DedeCMSReader(dump))
+    reader = DedeCMSReader(dump)
+    articles, bad = read_all(reader)
 
+    assert reader.unknown_categories() == {"2": 20}
+    assert reader.cut is not None
+    assert "ends inside" in reader.cut
     assert sorted(int(a) for a in articles) == list(range(2, 41, 2))
     assert all(bad[str(n)] == "category 2 is not in arctype" for n in range(1, 41, 2))
     assert any("ends inside" in reason for reason in bad.values()), bad

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +80,7 @@ class DedeCMSReader:
         self._archives: dict[str, _Archive] = {}
         self._early: list[BadRow] = []
         self._scanned = False
+        self.cut: str | None = None  # why the first pass stopped early, if it did
         self._utf8 = True  # the old site's charset (its dump's), which its GetPinyin minded
 
     def categories(self) -> list[SourceCategory]:
@@ -135,8 +137,17 @@ class DedeCMSReader:
                     else:
                         self._add_archive(row.values)
             except DumpError as exc:
+                self.cut = str(exc)
                 self._early.append(BadRow(f"after {len(self._archives)} archives", str(exc)))
         self.position = self.size
+
+    def unknown_categories(self) -> Counter[str]:
+        """Category ids the archives name that arctype does not hold, with their counts (a
+        dump cut short loses arctype whole: mysqldump writes it after the archives)."""
+        self._scan()
+        return Counter(
+            a.typeid for a in self._archives.values() if a.typeid not in self._categories
+        )
 
     def _add_category(self, values: dict[str, Value]) -> None:
         tid = _text(values.get("id"))
