@@ -71,12 +71,7 @@ def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
 
 def save_options(fmt: RenditionFormat) -> dict[str, object]:
     """The encoder settings ours uses, given to the baseline too."""
-    options: dict[str, object] = {"quality": QUALITY[fmt]}
-    if fmt == "jpeg":
-        options |= {"optimize": True, "progressive": True}
-    elif fmt == "avif":
-        options |= {"speed": 8}
-    return options
+    return images.encoder_options(fmt, QUALITY[fmt])
 
 
 def naive(data: bytes, modern: RenditionFormat) -> int:

@@ -31,6 +31,9 @@ STREAMED = frozenset({"png", "webp"})
 # keeps a worker rendering the largest of them inside the same memory as a streamed one.
 WHOLE = frozenset({"gif", "avif"})
 WHOLE_MAX_PIXELS = 16_000_000
+# Part of every rendition's name: raise it when a change here alters the bytes made from the
+# same original and settings (resampling, decoding), so no cached name gets new bytes.
+RECIPE_VERSION = 1
 
 
 class BadPicture(Exception):
@@ -222,10 +225,15 @@ def _opaque(image: Image.Image) -> Image.Image:
 
 def _encode(image: Image.Image, fmt: RenditionFormat, quality: int) -> bytes:
     out = io.BytesIO()
+    image.save(out, ENCODERS[fmt], **encoder_options(fmt, quality))
+    return out.getvalue()
+
+
+def encoder_options(fmt: RenditionFormat, quality: int) -> dict[str, object]:
+    """What the encoder is given; part of each rendition's name (store.recipe)."""
     options: dict[str, object] = {"quality": quality}
     if fmt == "jpeg":
         options |= {"optimize": True, "progressive": True}
     elif fmt == "avif":
         options |= {"speed": 8}
-    image.save(out, ENCODERS[fmt], **options)
-    return out.getvalue()
+    return options

@@ -17,9 +17,9 @@ from services.media import images
 from services.media.fetch import FetchRefused, UpstreamDown
 from services.media.schemas import MediaUploaded, Picture, PictureState
 from services.media.store import (
+    DIGESTS,
     UPLOAD_SCHEME,
     MediaContext,
-    digest_key,
     load_record,
     original_key,
     record_key,
@@ -259,7 +259,10 @@ def upload_picture(ctx: MediaContext, data: bytes) -> MediaUploaded:
     largest = max(widths)
     height = max(1, round(header.height * largest / header.width))
     answer = MediaUploaded(
-        id=ref, url="/" + rendition_key(sha256, largest, "jpeg"), width=largest, height=height
+        id=ref,
+        url="/" + rendition_key(sha256, largest, "jpeg", ctx.settings),
+        width=largest,
+        height=height,
     )
     record = load_record(ctx, ref)
     if record is not None and record.state == PictureState.ready:
@@ -310,8 +313,12 @@ def _remove_picture(ctx: MediaContext, ref: str) -> None:
 
 
 def _remove_original(ctx: MediaContext, sha256: str) -> None:
-    digest = ctx.storage.data.get(digest_key(sha256))
-    renditions = Picture.model_validate_json(digest).renditions if digest else []
+    """The original, and the renditions and digest of every recipe it was rendered with."""
+    digests = list(ctx.storage.data.keys(f"{DIGESTS}{sha256}"))
+    renditions = []
+    for key in digests:
+        digest = ctx.storage.data.get(key)
+        renditions += Picture.model_validate_json(digest).renditions if digest else []
     ctx.storage.site.delete_many([r.url.removeprefix("/") for r in renditions])
-    ctx.storage.data.delete_many([original_key(sha256), digest_key(sha256)])
+    ctx.storage.data.delete_many([original_key(sha256), *digests])
     log.info("media.sweep.original_removed", sha256=sha256, renditions=len(renditions))

@@ -4,6 +4,7 @@ bucket under names derived from the original's SHA-256, records' fast copies in 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 import redis
@@ -18,6 +19,7 @@ from shared.redis_client import connect
 from shared.storage import Storage
 
 UPLOAD_SCHEME = "upload:"
+DIGESTS = "media/digests/"
 
 
 @dataclass
@@ -47,19 +49,36 @@ def record_key(ref: str) -> str:
     return f"media/pictures/{ref}.json"
 
 
-def digest_key(sha256: str) -> str:
-    """The renditions already made of these bytes (written last: its presence means done)."""
-    return f"media/digests/{sha256}.json"
+def digest_key(sha256: str, settings: MediaSettings) -> str:
+    """The renditions already made of these bytes with these settings (written last: its
+    presence means done)."""
+    return f"{DIGESTS}{sha256}-{set_recipe(settings)}.json"
 
 
-def rendition_key(sha256: str, width: int, fmt: RenditionFormat) -> str:
-    return f"media/{sha256[:2]}/{sha256}-{width}.{EXTENSIONS[fmt]}"
+def recipe(settings: MediaSettings, fmt: RenditionFormat) -> str:
+    """A short hash of how a format's renditions are made; in their names, so a change of
+    the recipe makes new names instead of new bytes under names cached as immutable."""
+    quality = settings.media_jpeg_quality if fmt == "jpeg" else settings.media_modern_quality
+    spec = {"v": images.RECIPE_VERSION, "fmt": fmt, **images.encoder_options(fmt, quality)}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def rendition(sha256: str, width: int, height: int, fmt: RenditionFormat) -> Rendition:
-    return Rendition(
-        width=width, height=height, format=fmt, url="/" + rendition_key(sha256, width, fmt)
-    )
+def set_recipe(settings: MediaSettings) -> str:
+    """The recipe of a whole set: its widths and both formats' recipes."""
+    modern = recipe(settings, settings.media_format)
+    spec = [settings.media_widths, modern, recipe(settings, "jpeg")]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:10]
+
+
+def rendition_key(sha256: str, width: int, fmt: RenditionFormat, settings: MediaSettings) -> str:
+    return f"media/{sha256[:2]}/{sha256}-{width}-{recipe(settings, fmt)}.{EXTENSIONS[fmt]}"
+
+
+def rendition(
+    sha256: str, width: int, height: int, fmt: RenditionFormat, settings: MediaSettings
+) -> Rendition:
+    key = rendition_key(sha256, width, fmt, settings)
+    return Rendition(width=width, height=height, format=fmt, url="/" + key)
 
 
 def content_type(fmt: RenditionFormat) -> str:
@@ -93,7 +112,7 @@ def save_record(ctx: MediaContext, picture: Picture) -> None:
 def render_picture(ctx: MediaContext, record: Picture, data: bytes) -> Picture:
     """The ready record of these bytes; renders them only if no other ref did already."""
     sha256 = hashlib.sha256(data).hexdigest()
-    digest = ctx.storage.data.get(digest_key(sha256))
+    digest = ctx.storage.data.get(digest_key(sha256, ctx.settings))
     if digest is not None:
         done = Picture.model_validate_json(digest)
     else:
@@ -140,12 +159,12 @@ def _make_renditions(ctx: MediaContext, sha256: str, data: bytes) -> list[Rendit
         modern_quality=settings.media_modern_quality,
     ):
         ctx.storage.site.put(
-            rendition_key(sha256, encoded.width, encoded.format),
+            rendition_key(sha256, encoded.width, encoded.format, settings),
             encoded.body,
             content_type=content_type(encoded.format),
             cache_control=settings.media_cache_control,
         )
-        made.append(rendition(sha256, encoded.width, encoded.height, encoded.format))
+        made.append(rendition(sha256, encoded.width, encoded.height, encoded.format, settings))
     made.sort(key=lambda r: (r.width, r.format))
     return made
 
@@ -153,7 +172,9 @@ def _make_renditions(ctx: MediaContext, sha256: str, data: bytes) -> list[Rendit
 def _save_digest(ctx: MediaContext, done: Picture) -> None:
     assert done.sha256 is not None
     ctx.storage.data.put(
-        digest_key(done.sha256), done.model_dump_json().encode(), content_type="application/json"
+        digest_key(done.sha256, ctx.settings),
+        done.model_dump_json().encode(),
+        content_type="application/json",
     )
 
 
@@ -165,8 +186,8 @@ def restore_renditions(ctx: MediaContext) -> int:
     # Two listings decide; only the digests of bytes with a rendition missing are read.
     shown = {key.rsplit("/", 1)[-1].split("-", 1)[0] for key in present}
     restored = 0
-    for key in list(ctx.storage.data.keys("media/digests/")):
-        if key.rsplit("/", 1)[-1].removesuffix(".json") in shown:
+    for key in list(ctx.storage.data.keys(DIGESTS)):
+        if key.removeprefix(DIGESTS).removesuffix(".json").split("-", 1)[0] in shown:
             continue
         raw = ctx.storage.data.get(key)
         done = Picture.model_validate_json(raw) if raw else None

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from services.media.settings import MediaSettings
+from services.media.store import rendition_key
 from tests.media.pictures import EVIL_SVG, NOT_A_PICTURE, photo, png_bomb
 from tests.test_end_to_end import wait_for_page
 
@@ -32,7 +34,9 @@ def test_an_uploaded_picture_is_served_from_the_site(site: httpx.Client, feed_ke
     assert served.headers["content-type"] == "image/jpeg"
     assert "immutable" in served.headers["cache-control"]
     assert Image.open(io.BytesIO(served.content)).size == (1000, 700)
-    webp = wait_for_page(site, uploaded["url"].replace("-1000.jpg", "-320.webp"), timeout=60)
+    sha256 = uploaded["url"].rsplit("/", 1)[-1].split("-", 1)[0]
+    narrow = rendition_key(sha256, 320, "webp", MediaSettings(environment="development"))
+    webp = wait_for_page(site, "/" + narrow, timeout=60)
     assert Image.open(io.BytesIO(webp.content)).size == (320, 224)
 
 
