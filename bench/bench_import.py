@@ -62,6 +62,10 @@ def main() -> None:
     per_object = rate * OBJECTS_PER_ARTICLE / floor["per_s"]
     print(f"import / single POSTs: {rate / client_load['per_s']:.1f}x")
     print(f"import objects/s / PUT floor: {per_object:.2f}; peak RSS {rss_mb:.0f} MB")
+    # each new article needs its outbox entry, its version and its current document
+    ceiling = floor["per_s"] / OBJECTS_PER_ARTICLE
+    print(f"ceiling at {OBJECTS_PER_ARTICLE} PUTs an article: {ceiling:.1f} articles/s = "
+          f"{ceiling / client_load['per_s']:.1f}x single POSTs")  # fmt: skip
 
 
 dump_size_mb = 0.0
