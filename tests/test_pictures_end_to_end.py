@@ -200,8 +200,8 @@ def pictures_seen(browser: Browser, url: str, width: int) -> tuple[list[dict[str
 
 
 def widest(loaded: list[dict[str, Any]]) -> int:
-    """The widest rendition chosen (renditions are named <sha256>-<width>.<ext>)."""
-    return max(int(img["src"].rsplit("-", 1)[-1].split(".")[0]) for img in loaded)
+    """The widest rendition chosen (renditions are named <sha256>-<width>-<recipe>.<ext>)."""
+    return max(int(img["src"].rsplit("/", 1)[-1].split("-")[1]) for img in loaded)
 
 
 def test_an_uploaded_picture_named_by_media_id_leads_the_article(
