@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from services.render.context import RenderContext
     from services.render.rebuild import Summary
 
 # Each command imports what it runs: every process of the stack is a `pressroom` command,
@@ -59,6 +60,18 @@ def render_worker(
     )
 
 
+def _context() -> RenderContext:
+    """The render context of an operator's command, whose renders send flushes like a
+    worker's: to the broker the settings name."""
+    from services.render.settings import RenderSettings
+    from services.render.tasks import build_context
+    from shared.celery_app import configure_celery
+
+    settings = RenderSettings()
+    configure_celery(settings, visibility_timeout=settings.visibility_timeout)
+    return build_context(settings)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -78,11 +91,9 @@ def rebuild(
 ) -> None:
     """Re-render every page from the data bucket; skips what is unchanged, resumes if cut short."""
     from services.render import rebuild as job
-    from services.render.settings import RenderSettings
     from services.render.site_files import dead_links, rebuild_site
-    from services.render.tasks import build_context
 
-    ctx = build_context(RenderSettings())
+    ctx = _context()
     if channel and ctx.site.channel(channel) is None:
         raise typer.BadParameter(f"unknown channel {channel!r}", param_hint="--channel")
     if force:
@@ -136,11 +147,9 @@ def scheduled(
 ) -> None:
     """List the embargoed articles waiting for their instant (read from the due set)."""
     from services.render.schedule import scheduled as due_between
-    from services.render.settings import RenderSettings
-    from services.render.tasks import build_context
     from shared.models import article_key
 
-    ctx = build_context(RenderSettings())
+    ctx = _context()
     now = time.time()
     due = due_between(ctx.redis, ctx.keys, since=0, until=now + hours * 3600, limit=limit)
     table = Table(title=f"scheduled ({len(due)} shown)")
@@ -157,10 +166,8 @@ def reindex() -> None:
     """Rebuild the Redis indexes (articles, channels, headlines) from the data bucket."""
     from services.render import rebuild as job
     from services.render.reindex import reindex as run_reindex
-    from services.render.settings import RenderSettings
-    from services.render.tasks import build_context
 
-    ctx = build_context(RenderSettings())
+    ctx = _context()
     total = len(job.article_documents(ctx))
     with _progress() as bar:
         task = bar.add_task("articles", total=total)

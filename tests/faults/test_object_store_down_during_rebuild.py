@@ -5,7 +5,10 @@ every article page in the bucket."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,9 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from typer.testing import CliRunner
 
-from services.cli import cli
 from services.stack.run import Stack
 from shared.keys import Keys
 from shared.models import Article, article_key
@@ -62,8 +63,15 @@ def environment(stack: Stack) -> dict[str, str]:
 
 
 def pressroom(env: dict[str, str], *argv: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(argv), env=env)
-    return result.exit_code, result.output
+    """The command as an operator runs it: a process of its own, configured by env alone."""
+    result = subprocess.run(
+        [sys.executable, "-m", "services", *argv],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.returncode, result.stdout + result.stderr
 
 
 def archive(storage: Storage) -> list[Article]:
