@@ -72,7 +72,10 @@ _worker_settings: CommonSettings | None = None
 
 
 def configure_celery(settings: CommonSettings, *, visibility_timeout: int = 300) -> Celery:
-    """Point the app at the broker named by settings. Call once per process, before use."""
+    """Point the app at the broker named by settings: once per process, before use (a
+    later call for another broker, as tests make, drops the connections made for the first)."""
+    if app.conf.broker_url and app.conf.broker_url != settings.celery_broker_url:
+        app._after_fork()  # type: ignore[attr-defined]  # Celery's reset of its cached pools
     app.conf.update(
         broker_url=settings.celery_broker_url,
         result_backend=None,
