@@ -9,9 +9,10 @@ is. A UTF-8 site first converts the title to GB2312, writing a character outside
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-
-from pypinyin import Style, lazy_pinyin
+from functools import cache
+from types import ModuleType
 
 # PHP's trim() characters
 _TRIM = " \t\n\r\0\x0b"
@@ -46,7 +47,18 @@ def _in_gb2312(char: str) -> bool:
 def _spelled(unit: str, initials: bool) -> str:
     if unit.isascii():
         return unit if unit.isalnum() else "_"
-    reading = lazy_pinyin(unit, style=Style.NORMAL, errors=lambda _: "_")[0]
+    pypinyin = _pypinyin()
+    reading: str = pypinyin.lazy_pinyin(unit, style=pypinyin.Style.NORMAL, errors=lambda _: "_")[0]
     if not reading.isascii() or not reading.isalpha():
         return "_"
     return reading[0] if initials else reading
+
+
+@cache
+def _pypinyin() -> ModuleType:
+    """pypinyin, loaded by the first site that needs it and without its phrase dictionary
+    (characters are read one at a time; the phrases would cost every import 40 MB more)."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
+    import pypinyin
+
+    return pypinyin
