@@ -66,6 +66,19 @@ def wait_live(stack: Stack, url: str, timeout: float = 30.0) -> int:
     return status
 
 
+def wait_listed(
+    stack: Stack, path: str, accepted: list[dict[str, str]], timeout: float = 30.0
+) -> bool:
+    wanted = ["/" + a["url"].split("/", 3)[3] for a in accepted]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = httpx.get(f"{stack.urls['site_url'].rstrip('/')}/{path}").text
+        if all(url in page for url in wanted):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_articles_are_published_and_counted_across_the_cluster(
     cluster_stack: tuple[Stack, list[int]],
 ) -> None:
@@ -85,6 +98,9 @@ def test_articles_are_published_and_counted_across_the_cluster(
     on_broker = redis.Redis.from_url(stack.urls["redis_url"]).keys("cl:*")
 
     assert statuses == [200] * ARTICLES
+    # the flush (its scripts and pipelines) works on the cluster: home and the feed list them
+    assert wait_listed(stack, "", accepted), "home does not list every article"
+    assert wait_listed(stack, "feed.xml", accepted), "the feed does not list every article"
     assert counts == [1, 2] * ARTICLES
     assert {item["id"] for item in top["items"]} >= {a["id"] for a in accepted}
     assert all(keys_per_master), keys_per_master  # the data is spread over all three
