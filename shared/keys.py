@@ -207,6 +207,12 @@ class Keys:
         """String, expiring: a media.fetch of the picture is queued or running."""
         return f"{self.prefix}m:{{m:{ref}}}:fetching"
 
+    @property
+    def pictures_in_flight(self) -> str:
+        """Sorted set: refs whose media.fetch was queued, scored by when its claim lapses;
+        media.reconcile queues again a pending one whose claim lapsed (a lost message)."""
+        return f"{self.prefix}m:in-flight"
+
     def article_pictures(self, article_id: str) -> str:
         """Set: refs of the pictures the article's current version shows."""
         return f"{self.prefix}a:{{{article_id}}}:pictures"

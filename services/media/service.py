@@ -146,7 +146,42 @@ def _claim_fetches(redis_client: redis.Redis, keys: Keys, refs: list[str]) -> li
     pipe = redis_client.pipeline(transaction=False)
     for ref in refs:
         pipe.set(keys.picture_fetching(ref), "1", nx=True, ex=FETCHING_TTL_SECONDS)
-    return [ref for ref, claimed in zip(refs, pipe.execute(), strict=True) if claimed]
+    claimed = [ref for ref, won in zip(refs, pipe.execute(), strict=True) if won]
+    if claimed:
+        lapses = time.time() + FETCHING_TTL_SECONDS
+        redis_client.zadd(keys.pictures_in_flight, dict.fromkeys(claimed, lapses))
+    return claimed
+
+
+def resend_lost_fetches(
+    redis_client: redis.Redis, keys: Keys, now: float | None = None, limit: int = 500
+) -> int:
+    """media.reconcile: queue again each picture still pending whose fetch claim lapsed (its
+    message was lost with a worker or the broker), so no picture stays pending for good.
+    Returns how many were queued again."""
+    now = time.time() if now is None else now
+    lapsed: list[str] = redis_client.zrangebyscore(  # type: ignore[assignment]
+        keys.pictures_in_flight, 0, now, start=0, num=limit
+    )
+    if not lapsed:
+        return 0
+    pipe = redis_client.pipeline(transaction=False)
+    for ref in lapsed:
+        pipe.get(keys.picture(ref))
+    waiting = [ref for ref, raw in zip(lapsed, pipe.execute(), strict=True) if _pending(raw)]
+    finished = set(lapsed) - set(waiting)
+    if finished:
+        redis_client.zrem(keys.pictures_in_flight, *finished)
+    again = _claim_fetches(redis_client, keys, waiting)
+    for ref in again:
+        celery_app.send_task(FETCH_TASK, args=[ref])
+    if again:
+        log.warning("media.fetch.requeued", pictures=len(again))
+    return len(again)
+
+
+def _pending(raw: str | None) -> bool:
+    return raw is not None and Picture.model_validate_json(raw).state == PictureState.pending
 
 
 # --- media.fetch ------------------------------------------------------------------------
@@ -224,7 +259,10 @@ def run_fetch(ctx: MediaContext, ref: str, attempt: int) -> str:
         fail_picture(ctx, ref, f"internal error while rendering: {type(exc).__name__}")
     else:
         if picture is None:
-            ctx.redis.delete(ctx.keys.picture_fetching(ref))
+            pipe = ctx.redis.pipeline(transaction=False)
+            pipe.delete(ctx.keys.picture_fetching(ref))
+            pipe.zrem(ctx.keys.pictures_in_flight, ref)
+            pipe.execute()
             return "unknown"
     finish_fetch(ctx, ref)
     return "done"
@@ -242,7 +280,10 @@ def fail_picture(ctx: MediaContext, ref: str, reason: str) -> None:
 def finish_fetch(ctx: MediaContext, ref: str) -> None:
     """The fetch is over (ready or failed): let the next request claim it, and have render
     show the outcome on the pages that name the picture."""
-    ctx.redis.delete(ctx.keys.picture_fetching(ref))
+    pipe = ctx.redis.pipeline(transaction=False)
+    pipe.delete(ctx.keys.picture_fetching(ref))
+    pipe.zrem(ctx.keys.pictures_in_flight, ref)
+    pipe.execute()
     celery_app.send_task(READY_TASK, args=[ref])
 
 

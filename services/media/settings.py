@@ -58,6 +58,11 @@ class MediaSettings(CommonSettings):
         ge=0,
         description="A picture no article has shown for this long is removed by the daily sweep.",
     )
+    media_reconcile_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often beat looks for pictures whose fetch was lost, to queue them again.",
+    )
     media_user_agent: str = "Pressroom-media/1.0"
 
     @field_validator("media_allowed_networks", mode="before")

@@ -1,4 +1,5 @@
-"""Media's Celery tasks: media.fetch (one picture) and media.sweep (daily, on beat)."""
+"""Media's Celery tasks: media.fetch (one picture), media.sweep (daily) and media.reconcile
+(often), both sent by beat."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from celery import Task
 from celery.schedules import crontab
 from celery.signals import beat_init, worker_process_init
 
-from services.media.service import run_fetch, sweep
+from services.media.service import resend_lost_fetches, run_fetch, sweep
 from services.media.settings import MediaSettings
 from services.media.store import MediaContext, build_context
 from shared.celery_app import pressroom_task
 
 FETCH_SECONDS = 120
 SWEEP_TASK = "media.sweep"
+RECONCILE_TASK = "media.reconcile"
 _context: MediaContext | None = None
 
 
@@ -34,9 +36,16 @@ def context() -> MediaContext:
 
 @beat_init.connect
 def _schedule_sweep(sender: Any, **_: Any) -> None:
-    """Have the one beat send media.sweep daily (the media service owns its schedule)."""
+    """Have the one beat send media.sweep daily and media.reconcile often (the media
+    service owns its schedule)."""
     sender.scheduler.update_from_dict(
-        {"media-sweep": {"task": SWEEP_TASK, "schedule": crontab(hour="3", minute="17")}}
+        {
+            "media-sweep": {"task": SWEEP_TASK, "schedule": crontab(hour="3", minute="17")},
+            "media-reconcile": {
+                "task": RECONCILE_TASK,
+                "schedule": MediaSettings().media_reconcile_seconds,
+            },
+        }
     )
 
 
@@ -53,3 +62,9 @@ def media_fetch(self: Task[Any, Any], ref: str) -> str:
 @pressroom_task(SWEEP_TASK, soft_time_limit=600)
 def media_sweep(self: Task[Any, Any]) -> int:
     return sweep(context())
+
+
+@pressroom_task(RECONCILE_TASK, soft_time_limit=60)
+def media_reconcile(self: Task[Any, Any]) -> int:
+    ctx = context()
+    return resend_lost_fetches(ctx.redis, ctx.keys)
