@@ -30,7 +30,7 @@ from tests.faults.figures import record
 from tests.render.test_rebuild import summary
 from tests.stack import harness
 
-ARTICLES = 2_000
+ARTICLES = 1_000
 KILL_AFTER = 250  # articles recorded as done: the first batch
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
