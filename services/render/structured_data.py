@@ -128,7 +128,9 @@ def _body_text(body_html: str) -> str:
         return ""
     try:
         fragment = lxml.html.fragment_fromstring(opening, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
+    # lxml asserts on some documents (an <html> after a comment): no description then,
+    # never a page that fails
+    except (lxml.etree.ParserError, ValueError, AssertionError):
         return ""
     return str(fragment.text_content())
 

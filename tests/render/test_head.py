@@ -20,7 +20,7 @@ from services.render.articles import Neighbours, article_page
 from services.render.search.page import render_search_page
 from services.render.site_files import publish_site_files
 from services.render.site_pages import render_site_page
-from services.render.structured_data import article_description
+from services.render.structured_data import DESCRIPTION_CHARS, article_description, describe
 from services.render.theme import Theme
 from shared.models import Article
 from shared.site import load_site
@@ -263,6 +263,18 @@ def test_the_description_is_the_summary_or_the_body_opening(
     assert article_description(story) == expected
     assert head.meta["description"] == (expected or SITE.description)
     assert head.meta["og:description"] == head.meta["description"]
+
+
+@pytest.mark.unit
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.one_of(
+        st.text(alphabet="<>/!-= htmlbodyscriptp中文", max_size=80),
+        st.sampled_from(["<html><!-- c --><script>x</script>", "<html><!--x--><html>"]),
+    )
+)
+def test_any_stored_body_gives_a_description_not_a_failed_page(body: str) -> None:
+    assert len(describe(body)) <= DESCRIPTION_CHARS
 
 
 HOSTILE = st.one_of(
