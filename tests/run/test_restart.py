@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_data_survives_a_restart(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ports = harness.free_ports()
-    first = start_run(home, ports)
+    first = start_run(home, ports, "--no-sample")  # its own article is what must survive
     try:
         run = wait_for_run_file(home, first)
         key = run["key"]
@@ -34,7 +34,7 @@ def test_data_survives_a_restart(tmp_path: Path) -> None:
         interrupt(first)
     (home / "run.json").unlink()
 
-    second = start_run(home, ports)
+    second = start_run(home, ports, "--no-sample")
     try:
         run = wait_for_run_file(home, second)
         assert run["key"] == key  # the development key is kept too
