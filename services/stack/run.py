@@ -247,6 +247,10 @@ class Stack:
             raise failures[0]
 
     def write_run_file(self, key: str) -> Path:
+        """run.json, written whole or not at all: whoever waits for it (a script, the tests)
+        may read it the moment it appears."""
         path = self.home / "run.json"
-        path.write_text(json.dumps(self.urls | {"feed": self.feed, "key": key}, indent=2) + "\n")
+        partial = path.with_name("run.json.partial")
+        partial.write_text(json.dumps(self.urls | {"feed": self.feed, "key": key}, indent=2) + "\n")
+        partial.replace(path)
         return path
