@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from services.stack.run import Stack
-from tests.media.pictures import photo
+from tests.media.pictures import http_server, photo
 from tests.test_end_to_end import page_path, wait_for_page
 
 DEADLINE = 30.0  # seconds: a fetch and its renditions on a machine shared by the suite
@@ -60,17 +60,12 @@ def agency() -> Iterator[Agency]:
         def log_message(self, *_: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield state
-    finally:
-        for gate in state.held.values():
-            gate.set()
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as state.port:
+        try:
+            yield state
+        finally:
+            for gate in state.held.values():  # requests still held let the server stop
+                gate.set()
 
 
 @pytest.fixture(scope="module")

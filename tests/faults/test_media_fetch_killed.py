@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from tests.faults.conftest import FAST_RECOVERY, FaultStack, wait_for
 from tests.faults.figures import record
-from tests.media.pictures import photo
+from tests.media.pictures import http_server, photo
 
 PATH = "/stalls.jpg"
 
@@ -58,16 +58,11 @@ def stalling_agency(picture: bytes) -> Iterator[StallingAgency]:
         def log_message(self, *_: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
+    with http_server(Handler) as state.port:
+        try:
+            yield state
+        finally:
+            state.release.set()  # a request still stalled lets the server stop
 
 
 def picture_states(fs: FaultStack, article_id: str) -> list[str]:

@@ -135,24 +135,33 @@ def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def picture_server(
-    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
-) -> Iterator[PictureServer]:
-    """A threaded HTTP server on loopback (an ephemeral port), behind `tls` if given,
-    stopped on exit."""
-    state = PictureServer(host, 0, {})
-    httpd = ThreadingHTTPServer((host, 0), _handler(state))
+def http_server(
+    handler: type[BaseHTTPRequestHandler],
+    host: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[int]:
+    """A threaded HTTP server on an ephemeral port (behind `tls` if given), serving on a
+    thread of its own; yields the port, stopped on exit."""
+    httpd = ThreadingHTTPServer((host, 0), handler)
     if tls is not None:
         httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     httpd.daemon_threads = True
-    state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield state
+        yield httpd.server_address[1]
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@contextmanager
+def picture_server(
+    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[PictureServer]:
+    """The test's picture server on loopback, behind `tls` if given, stopped on exit."""
+    state = PictureServer(host, 0, {})
+    with http_server(_handler(state), host, tls) as state.port:
+        yield state
 
 
 Maker = Callable[[], bytes]
