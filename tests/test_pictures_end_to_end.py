@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from services.stack.run import Stack
-from tests.media.pictures import http_server, photo
+from tests.media.pictures import QuietHandler, http_server, photo
 from tests.test_end_to_end import page_path, wait_for_page
 
 DEADLINE = 30.0  # seconds: a fetch and its renditions on a machine shared by the suite
@@ -44,7 +43,7 @@ class Agency:
 def agency() -> Iterator[Agency]:
     state = Agency()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             state.asked.append(self.path)
             gate = state.held.get(self.path)
@@ -56,9 +55,6 @@ def agency() -> Iterator[Agency]:
             self.send_header("Content-Length", str(len(body or b"")))
             self.end_headers()
             self.wfile.write(body or b"")
-
-        def log_message(self, *_: object) -> None:
-            return
 
     with http_server(Handler) as state.port:
         try:

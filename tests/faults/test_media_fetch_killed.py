@@ -9,11 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 
 from tests.faults.conftest import FAST_RECOVERY, FaultStack, wait_for
 from tests.faults.figures import record
-from tests.media.pictures import http_server, photo
+from tests.media.pictures import QuietHandler, http_server, photo
 
 PATH = "/stalls.jpg"
 
@@ -37,7 +36,7 @@ class StallingAgency:
 def stalling_agency(picture: bytes) -> Iterator[StallingAgency]:
     state = StallingAgency(picture)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             state.downloads += 1
             first = state.downloads == 1
@@ -54,9 +53,6 @@ def stalling_agency(picture: bytes) -> Iterator[StallingAgency]:
                 self.wfile.write(state.picture[len(state.picture) // 2 if first else 0 :])
             except (BrokenPipeError, ConnectionResetError):
                 return  # the worker that was reading is dead
-
-        def log_message(self, *_: object) -> None:
-            return
 
     with http_server(Handler) as state.port:
         try:

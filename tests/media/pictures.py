@@ -98,8 +98,15 @@ class PictureServer:
         return self.url(path)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the test output free of access lines."""
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
 def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             server.requests.append((self.path, self.headers.get("Host", "")))
             route = server.routes.get(self.path.split("?", 1)[0], Route(status=404))
@@ -127,9 +134,6 @@ def _handler(server: PictureServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(trickle)  # a slow upstream, as the fetch sees it
             except (BrokenPipeError, ConnectionResetError):
                 return  # the client stopped reading, as it should
-
-        def log_message(self, *_: object) -> None:
-            return
 
     return Handler
 
